@@ -1,0 +1,211 @@
+"""Run the simulator from Python: :class:`Simulator` (async) and :class:`SimulatorThread` (sync).
+
+::
+
+    async with Simulator() as sim:
+        client = AsyncOpenAI(base_url=sim.base_url + "/v1", api_key="x")
+        ...
+        assert sim.last.outcome == "completed"
+
+    with SimulatorThread() as sim:       # for sync tests and sync SDK clients
+        OpenAI(base_url=sim.base_url + "/v1", api_key="x")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .errors import ConfigError
+from .scenario import Scenario, load_all, load_text
+from .server.app import STATE_KEY, SimState, create_app
+from .server.recorder import Recorder, RequestRecord
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _Common:
+    recorder: Recorder
+    _state: SimState | None
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every recorded request, oldest first."""
+        return self.recorder.requests
+
+    @property
+    def last(self) -> RequestRecord | None:
+        return self.recorder.last
+
+    @property
+    def call_count(self) -> int:
+        return self.recorder.call_count
+
+    @property
+    def called(self) -> bool:
+        return self.recorder.called
+
+    def reset(self) -> None:
+        self.recorder.reset()
+
+    def add_scenario(self, scenario: Scenario | str) -> Scenario:
+        """Add (or replace) a scenario, given as a Scenario or YAML text, while running."""
+        if isinstance(scenario, str):
+            scenario = load_text(scenario, "<add_scenario>")
+        if self._state is None:
+            raise ConfigError("the simulator is not running")
+        self._state.add(scenario)
+        return scenario
+
+    @property
+    def scenarios(self) -> Mapping[str, Scenario]:
+        return dict(self._state.scenarios) if self._state else {}
+
+
+def _load(scenario_dirs: Iterable[str | Path], extra: Iterable[Scenario]) -> dict[str, Scenario]:
+    scenarios = load_all(scenario_dirs)
+    for s in extra:
+        scenarios[s.name] = s
+    return scenarios
+
+
+class Simulator(_Common):
+    """The simulator on a free port (by default) of 127.0.0.1, as an async context manager."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
+                 scenario_dirs: Iterable[str | Path] = (), scenarios: Iterable[Scenario] = (),
+                 default_scenario: str = "default", max_stall: float = 300.0) -> None:
+        self.host, self.port = host, port
+        self._scenario_dirs, self._extra = list(scenario_dirs), list(scenarios)
+        self.default_scenario, self.max_stall = default_scenario, max_stall
+        self.recorder = Recorder()
+        self._runner: web.AppRunner | None = None
+        self._state = None
+
+    @property
+    def base_url(self) -> str:
+        if self._runner is None:
+            raise ConfigError("the simulator is not running: use `async with Simulator()`")
+        return _url(self.host, self.port)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    async def start(self) -> Simulator:
+        app = create_app(_load(self._scenario_dirs, self._extra), self.default_scenario,
+                         max_stall=self.max_stall, recorder=self.recorder)
+        self._state = app[STATE_KEY]
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
+                               shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        sockets = site._server.sockets if site._server else ()  # noqa: SLF001
+        self.port = sockets[0].getsockname()[1] if sockets else self.port
+        self._runner = runner
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def wait_for(self, predicate: Callable[[RequestRecord], bool] | None = None, *,
+                       timeout: float = 5.0) -> RequestRecord:
+        """Wait until a request matching ``predicate`` (default: any finished one) exists."""
+        pred = predicate or (lambda r: r.done)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.recorder.find(pred)
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no matching request within {timeout:g} s "
+                                   f"({self.call_count} recorded)")
+            await asyncio.sleep(0.002)
+
+
+class SimulatorThread(_Common):
+    """The simulator in a background thread with its own event loop, for sync code."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._sim = Simulator(**kwargs)
+        self.recorder = self._sim.recorder
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def _state(self) -> SimState | None:  # type: ignore[override]
+        return self._sim._state  # noqa: SLF001
+
+    @property
+    def base_url(self) -> str:
+        return self._sim.base_url
+
+    def url(self, path: str) -> str:
+        return self._sim.url(path)
+
+    def start(self) -> SimulatorThread:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._sim.start())
+            except BaseException as exc:  # reported to the starting thread
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._sim.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="sselab-simulator", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop = self._thread = None
+
+    def __enter__(self) -> SimulatorThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_for(self, predicate: Callable[[RequestRecord], bool] | None = None, *,
+                 timeout: float = 5.0) -> RequestRecord:
+        pred = predicate or (lambda r: r.done)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.recorder.find(pred)
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no matching request within {timeout:g} s "
+                                   f"({self.call_count} recorded)")
+            time.sleep(0.002)

@@ -1,0 +1,153 @@
+"""The ``sselab`` command: serve, scenarios, and the sub-systems' commands.
+
+Every expected failure (bad scenario file, port in use, unknown name) is printed as one clear
+line and exits with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import SselabError
+
+# (module, attribute) of commands that live with their sub-system; each is optional so that
+# the core CLI works while a sub-system is being built.
+_PLUGGED = [
+    ("simulator.toxiproxy.cli", "toxiproxy_command"),
+    ("simulator.buffering.cli", "proxy_command"),
+    ("simulator.buffering.cli", "buffering_report_command"),
+    ("simulator.check.cli", "check_command"),
+    ("reference_app.cli", "demo_command"),
+]
+
+
+def fail(message: str) -> None:
+    click.echo(f"sselab: {message}", err=True)
+    sys.exit(2)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SselabError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(str(exc))
+        return None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sselab")
+def main() -> None:
+    """sselab: test LLM token streaming against a faithful, misbehaving fake provider."""
+
+
+def _scenario_dirs_option(f: object) -> object:
+    return click.option("--scenarios", "scenario_dirs", multiple=True,
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="A directory of scenario YAML files (repeatable); its names "
+                             "override built-in ones.")(f)  # type: ignore[arg-type]
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port, printed).")
+@_scenario_dirs_option
+@click.option("--default-scenario", default="default", show_default=True,
+              help="Scenario for requests that name none.")
+@click.option("--max-stall", default=300.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds after which a 'forever' stall is closed.")
+def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenario: str,
+          max_stall: float) -> None:
+    """Run the simulator until Ctrl-C."""
+    from .api import Simulator
+
+    async def run() -> None:
+        sim = Simulator(host=host, port=port, scenario_dirs=scenario_dirs,
+                        default_scenario=default_scenario, max_stall=max_stall)
+        await sim.start()
+        click.echo(f"sselab simulator listening on {sim.base_url}")
+        click.echo(f"  OpenAI:    {sim.base_url}/v1   Anthropic: {sim.base_url}")
+        click.echo(f"  timeline:  {sim.base_url}/_sselab/requests   (Ctrl-C to stop)")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await sim.stop()
+            click.echo("sselab simulator stopped")
+
+    asyncio.run(run())
+
+
+@main.group(invoke_without_command=True)
+@_scenario_dirs_option
+@click.pass_context
+def scenarios(ctx: click.Context, scenario_dirs: tuple[Path, ...]) -> None:
+    """List the scenarios (built-in and from --scenarios directories)."""
+    from .scenario import load_all
+
+    ctx.obj = load_all(scenario_dirs)
+    if ctx.invoked_subcommand is None:
+        width = max(len(n) for n in ctx.obj)
+        for name in sorted(ctx.obj):
+            click.echo(f"{name:<{width}}  {ctx.obj[name].description}")
+
+
+@scenarios.command("show")
+@click.argument("name")
+@click.pass_obj
+def scenarios_show(found: dict, name: str) -> None:
+    """Print one scenario's file."""
+    from .errors import UnknownScenarioError
+
+    if name not in found:
+        raise UnknownScenarioError(name, list(found))
+    scenario = found[name]
+    if scenario.source and Path(scenario.source).exists():
+        click.echo(f"# {scenario.source}")
+        click.echo(Path(scenario.source).read_text(encoding="utf-8").rstrip())
+    else:
+        click.echo(f"name: {scenario.name}\ndescription: {scenario.description}")
+
+
+@scenarios.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def scenarios_check(files: tuple[Path, ...]) -> None:
+    """Validate scenario files (or directories) and report every error."""
+    from .scenario import load_dir, load_file
+
+    bad = 0
+    for path in files:
+        try:
+            found = load_dir(path) if path.is_dir() else {"_": load_file(path)}
+            click.echo(f"ok   {path} ({len(found)} scenario{'s' * (len(found) != 1)})")
+        except SselabError as exc:
+            bad += 1
+            click.echo(f"FAIL {exc}", err=True)
+    if bad:
+        sys.exit(1)
+
+
+def _plug() -> None:
+    for module, attr in _PLUGGED:
+        try:
+            command = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            continue
+        main.add_command(command)
+
+
+_plug()

@@ -1,0 +1,125 @@
+"""Strict, generic validation of plain YAML data into dataclasses.
+
+Every scenario dataclass and every fault dataclass is built through :func:`build`: an unknown key,
+a missing required key or a wrong type raises :class:`~simulator.errors.ScenarioError` naming the
+file, the line and the field path (``faults[1].at_token``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING
+from typing import Any, Literal, TypeVar, Union
+
+from ..errors import ScenarioError
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class Where:
+    """Where values came from: a file name and the line of each field path."""
+
+    file: str | None = None
+    lines: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def line(self, path: str) -> int | None:
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+
+    def error(self, path: str, message: str) -> ScenarioError:
+        return ScenarioError(message, file=self.file, line=self.line(path), field=path or None)
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}" if len(value) < 40 else "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def convert(tp: Any, value: Any, where: Where, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return convert(inner, value, where, path)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise where.error(path, f"expected one of {', '.join(map(str, choices))}; "
+                                    f"got {_describe(value)}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise where.error(path, f"expected a list, got {_describe(value)}")
+        (inner,) = typing.get_args(tp)[:1]
+        items = [convert(inner, v, where, _join(path, i)) for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, where, path)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise where.error(path, f"expected true or false, got {_describe(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise where.error(path, f"expected a whole number, got {_describe(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise where.error(path, f"expected a number, got {_describe(value)}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise where.error(path, f"expected a string, got {_describe(value)}")
+        return value
+    raise TypeError(f"unsupported field type {tp!r} at {path}")  # a bug in sselab, not in input
+
+
+def build(cls: type[T], data: Any, where: Where, path: str = "",
+          skip: tuple[str, ...] = ()) -> T:
+    """Build dataclass ``cls`` from mapping ``data``, strictly."""
+    if not isinstance(data, Mapping):
+        raise where.error(path, f"expected a mapping, got {_describe(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name not in skip}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = unknown[0]
+        raise where.error(_join(path, str(key)),
+                          f"unknown key {key!r} (allowed: {', '.join(fields)})")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = convert(hints[name], data[name], where, _join(path, name))
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise where.error(path, f"missing required key {name!r}")
+    return cls(**kwargs)

@@ -1,0 +1,167 @@
+"""The simulator's aiohttp application: one route per wire format, plus ``/_sselab/``.
+
+Per request: record it, parse the body, let the format say which model and whether it streams,
+choose the scenario (``X-Sselab-Scenario`` header, ``?scenario=``, a ``model`` equal to a
+scenario name or ``sselab:NAME``, else the default), compile the scenario (cached), then hand the
+encoder's frames, shaped by the scenario's faults, to the one writer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ..encoders import RequestInfo, WireFormat, formats
+from ..encoders.base import KIND_STATUS
+from ..errors import UnknownScenarioError
+from ..scenario.schema import Scenario
+from ..script.build import compile_scenario
+from ..script.events import Close, ErrorEvent, HttpError, Reset, Script, Stall
+from ..shaping import shape
+from . import control
+from .recorder import Recorder, RequestRecord
+from .stream_writer import send_body, send_drop, send_stream
+
+REQUEST_ID_HEADER = "X-Sselab-Request-Id"
+SCENARIO_HEADER = "X-Sselab-Scenario"
+STATE_KEY: web.AppKey[SimState] = web.AppKey("sselab_state")
+
+
+@dataclass
+class SimState:
+    scenarios: dict[str, Scenario]
+    default_scenario: str
+    recorder: Recorder = field(default_factory=Recorder)
+    max_stall: float = 300.0
+    _scripts: dict[str, Script] = field(default_factory=dict)
+
+    def script(self, name: str) -> Script:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = compile_scenario(self.scenarios[name])
+        return script
+
+    def add(self, scenario: Scenario) -> None:
+        self.scenarios[scenario.name] = scenario
+        self._scripts.pop(scenario.name, None)
+
+    def choose(self, request: web.Request, model: str | None) -> str:
+        explicit = request.headers.get(SCENARIO_HEADER) or request.query.get("scenario")
+        if not explicit and model:
+            if model in self.scenarios:
+                return model
+            for prefix in ("sselab:", "sselab/"):
+                if model.startswith(prefix):
+                    explicit = model[len(prefix):]
+        if explicit:
+            if explicit not in self.scenarios:
+                raise UnknownScenarioError(explicit, list(self.scenarios))
+            return explicit
+        return self.default_scenario
+
+
+def _request_info(request: web.Request, record: RequestRecord, fmt: WireFormat,
+                  body: dict[str, Any]) -> RequestInfo:
+    return RequestInfo(
+        request_id=record.id, format=fmt.name, method=request.method, path=request.path,
+        body=body, query=dict(request.query), headers=dict(request.headers),
+        path_params=dict(request.match_info), created=int(time.time()),
+    )
+
+
+async def _error(request: web.Request, record: RequestRecord, fmt: WireFormat,
+                 req: RequestInfo, err: HttpError, *, due: float = 0.0) -> web.StreamResponse:
+    body, headers = fmt.error(err, req)
+    record.error = err.message
+    return await send_body(request, record, err.status, body, due=due, outcome="http_error",
+                           headers={**headers, REQUEST_ID_HEADER: record.id})
+
+
+def _handler(fmt: WireFormat) -> Any:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE_KEY]
+        record = state.recorder.new(request.method, request.path)
+        record.format = fmt.name
+        body: Any = {}
+        req = _request_info(request, record, fmt, {})
+        if request.can_read_body:
+            raw = await request.read()
+            if raw.strip():
+                try:
+                    body = json.loads(raw)
+                except ValueError as exc:
+                    return await _error(request, record, fmt, req, HttpError(
+                        400, f"sselab: the request body is not valid JSON ({exc})",
+                        "invalid_request"))
+        if not isinstance(body, dict):
+            return await _error(request, record, fmt, req, HttpError(
+                400, "sselab: the request body must be a JSON object", "invalid_request"))
+        req.body = body
+        try:
+            seen = fmt.inspect(body, req.path_params, req.query)
+        except (KeyError, TypeError, ValueError) as exc:
+            return await _error(request, record, fmt, req, HttpError(
+                400, f"sselab: cannot read this {fmt.name} request: {exc}", "invalid_request"))
+        req.model, req.stream = seen.model, seen.stream
+        record.model, record.stream = seen.model, seen.stream
+        try:
+            name = state.choose(request, seen.model)
+        except UnknownScenarioError as exc:
+            return await _error(request, record, fmt, req, HttpError(404, f"sselab: {exc}",
+                                                                     "not_found"))
+        record.scenario = name
+        script = state.script(name)
+        if script.http_error is not None:
+            return await _error(request, record, fmt, req, script.http_error)
+        headers = {**fmt.headers(req), REQUEST_ID_HEADER: record.id}
+        if not seen.stream:
+            return await _complete(request, record, fmt, req, script, headers, state)
+        ends_in_error = any(isinstance(t.event, ErrorEvent) for t in script.events)
+        items = shape(fmt.stream(script, req), state.scenarios[name].faults)
+        return await send_stream(
+            request, record, items,
+            headers={"Content-Type": fmt.content_type, "Cache-Control": "no-cache",
+                     "X-Accel-Buffering": "no", **headers},
+            keepalive=fmt.keepalive, max_stall=state.max_stall,
+            outcome="error_event" if ends_in_error else "completed")
+
+    return handle
+
+
+async def _complete(request: web.Request, record: RequestRecord, fmt: WireFormat,
+                    req: RequestInfo, script: Script, headers: Mapping[str, str],
+                    state: SimState) -> web.StreamResponse:
+    """A non-streaming request: the whole answer once the scenario has finished 'generating'."""
+    last = script.events[-1] if script.events else None
+    if last is not None and isinstance(last.event, ErrorEvent):
+        err = last.event
+        return await _error(request, record, fmt, req, HttpError(
+            KIND_STATUS.get(err.kind, 500), err.message, err.kind), due=last.at)
+    if last is not None and isinstance(last.event, (Close, Reset)) or (
+            last is not None and isinstance(last.event, Stall) and last.event.seconds is None):
+        return await send_drop(request, record, last.event, due=last.at,  # type: ignore[arg-type]
+                               max_stall=state.max_stall)
+    return await send_body(request, record, 200, fmt.complete(script, req),
+                           headers=headers, due=last.at if last else 0.0)
+
+
+def create_app(scenarios: Mapping[str, Scenario], default_scenario: str = "default", *,
+               max_stall: float = 300.0, recorder: Recorder | None = None) -> web.Application:
+    """The simulator as an aiohttp application (run it with ``handler_cancellation=True``)."""
+    if default_scenario not in scenarios:
+        raise UnknownScenarioError(default_scenario, list(scenarios))
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app[STATE_KEY] = SimState(dict(scenarios), default_scenario, recorder or Recorder(),
+                              max_stall)
+    control.add_routes(app, STATE_KEY)
+    for fmt in formats().values():
+        handler = _handler(fmt)
+        for method, path in fmt.routes:
+            app.router.add_route(method, path, handler)
+    app.router.add_route("*", "/{tail:.*}", control.no_route)
+    return app

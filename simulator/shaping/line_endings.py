@@ -1,0 +1,26 @@
+"""``line_endings``: write SSE line breaks as CRLF or CR instead of LF (all legal in SSE).
+
+JSON payloads never contain a raw line break, so every LF on the wire is a framing line break.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from ..encoders.base import Frame, Item
+from .base import Fault
+
+
+@dataclass(frozen=True)
+class LineEndingsFault(Fault, type="line_endings"):
+    summary = "use CRLF or CR line endings in the SSE framing"
+    style: Literal["crlf", "cr"] = "crlf"
+
+    def shape(self, items: Iterator[Item]) -> Iterator[Item]:
+        new = b"\r\n" if self.style == "crlf" else b"\r"
+        for item in items:
+            if isinstance(item, Frame):
+                item = Frame(item.at, item.data.replace(b"\n", new))
+            yield item
