@@ -43,7 +43,8 @@ def tokenize(text: str, mode: str) -> list[str]:
         return [text[i:i + 4] for i in range(0, len(text), 4)]
     tokens = _WORDS.findall(text)
     if len(tokens) > 1 and tokens[-1].isspace():
-        tokens[-2] += tokens.pop()
+        tail = tokens.pop()
+        tokens[-1] += tail
     return tokens
 
 

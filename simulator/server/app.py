@@ -156,7 +156,8 @@ def create_app(scenarios: Mapping[str, Scenario], default_scenario: str = "defau
     if default_scenario not in scenarios:
         raise UnknownScenarioError(default_scenario, list(scenarios))
     app = web.Application(client_max_size=16 * 1024 * 1024)
-    app[STATE_KEY] = SimState(dict(scenarios), default_scenario, recorder or Recorder(),
+    app[STATE_KEY] = SimState(dict(scenarios), default_scenario,
+                              recorder if recorder is not None else Recorder(),
                               max_stall)
     control.add_routes(app, STATE_KEY)
     for fmt in formats().values():

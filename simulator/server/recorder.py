@@ -41,6 +41,7 @@ class RequestRecord:
     first_byte: float | None = None  # monotonic
     ended: float | None = None  # monotonic
     client_disconnected: float | None = None  # monotonic
+    blocked_since: float | None = None  # monotonic: a write waiting on a slow reader right now
     writes: list[tuple[float, int, float]] = field(default_factory=list)  # (mono, bytes, drain)
     drain_wait: float = 0.0
     bytes_written: int = 0
@@ -95,6 +96,7 @@ class RequestRecord:
             "ended_at": self.ended_at, "client_disconnected_at": self.client_disconnected_at,
             "bytes_written": self.bytes_written, "write_count": len(self.writes)
             + self.writes_dropped, "drain_wait_ms": round(self.drain_wait * 1000, 3),
+            "blocked_since": wall(self.blocked_since),
         }
         if writes:
             out["writes"] = [

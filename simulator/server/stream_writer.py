@@ -79,8 +79,9 @@ async def send_stream(
             event = item.event
             if isinstance(event, Stall):
                 keepalive_every = event.keepalive
-                if event.seconds is None:
+                if event.seconds is None:  # nothing after a stall with no end is ever sent
                     stall_end = due + max_stall
+                    break
             elif isinstance(event, (Close, Reset)):
                 await clock.sleep_until(due)
                 await _flush(request)
@@ -118,8 +119,10 @@ async def _send(writer: AbstractStreamWriter, resp: web.StreamResponse, record: 
                 data: bytes, loop: asyncio.AbstractEventLoop) -> None:
     """Write, then drain: a slow reader makes us wait here, and the wait is recorded."""
     start = loop.time()
+    record.blocked_since = start
     await resp.write(data)
     await writer.drain()  # returns at once unless the transport is above its high-water mark
+    record.blocked_since = None
     record.wrote(start, len(data), loop.time() - start)
 
 

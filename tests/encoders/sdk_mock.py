@@ -81,6 +81,14 @@ def random_splits(length: int, seed: int, count: int = 8) -> list[int]:
     return sorted(random.Random(seed).sample(range(1, length), min(count, length - 1)))
 
 
+def boundary_offsets(body: bytes, radius: int = 3) -> list[int]:
+    """Split points near every line break and inside/around every multi-byte UTF-8 sequence:
+    where an SSE decoder can go wrong, for streams too long to split at every offset."""
+    marks = [i for i, b in enumerate(body) if b == 0x0A or b >= 0x80]
+    return sorted({j for i in marks for j in range(i - radius, i + radius + 2)
+                   if 0 < j < len(body)})
+
+
 def _route_regex(pattern: str) -> re.Pattern[str]:
     out, pos = "", 0
     for m in re.finditer(r"\{(\w+)(?::([^}]*))?\}", pattern):

@@ -1,0 +1,21 @@
+"""Shared fixtures: a running simulator (async and thread-backed)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from simulator import Simulator, SimulatorThread
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator() as s:
+        yield s
+
+
+@pytest.fixture
+def sim_thread() -> Iterator[SimulatorThread]:
+    with SimulatorThread() as s:
+        yield s
