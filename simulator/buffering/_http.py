@@ -24,6 +24,7 @@ class Head:
     status: int
     reason: str
     headers: list[tuple[str, str]] = field(default_factory=list)
+    size: int = 0  # bytes of the head on the wire, blank line included
 
     def get(self, name: str, default: str | None = None) -> str | None:
         name = name.lower()
@@ -57,7 +58,7 @@ def split_head(buf: bytes) -> tuple[Head, bytes] | None:
         if not colon or not name.strip():
             raise HttpFramingError(f"bad header line {line[:60]!r}")
         headers.append((name.strip(), value.strip()))
-    head = Head(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "", headers)
+    head = Head(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "", headers, end + sep)
     return head, buf[end + sep:]
 
 
@@ -87,6 +88,12 @@ class BodyReader:
                 raise HttpFramingError(f"bad Content-Length {length!r}")
             return cls("length", int(length))
         return cls("close")
+
+    @property
+    def chunk_state(self) -> tuple[str, int, bytes]:
+        """Chunked parser position: (``size``|``data``|``data_crlf``|``trailer``, bytes left in
+        the current chunk, the partial line held)."""
+        return self._state, self._chunk_left, self._buf
 
     def feed(self, data: bytes) -> bytes:
         if self.done or not data:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from ..script.events import HttpError, Script, Timed
 
@@ -25,7 +25,7 @@ class Frame:
     data: bytes
 
 
-Item = Union[Frame, Timed]  # a Timed here always holds a control event
+Item = Frame | Timed  # a Timed here always holds a control event
 
 
 @dataclass

@@ -59,7 +59,7 @@ class Response:
 
 @dataclass(frozen=True)
 class Burst:
-    """Tokens arrive ``size`` at a time (``token_ms`` apart inside a burst), ``pause_ms`` between."""
+    """Tokens come ``size`` at a time (``token_ms`` apart in a burst), ``pause_ms`` between."""
 
     size: int
     pause_ms: float

@@ -9,7 +9,6 @@ the encoder untouched and are acted on by the writer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 # --- content events: every encoder renders these --------------------------------------------
@@ -97,12 +96,12 @@ class Reset:
     """Abort the connection with a TCP RST."""
 
 
-ContentEvent = Union[
-    TextDelta, ThinkingDelta, ToolCallStart, ToolCallDelta, ToolCallEnd, Usage, Finish,
-    ErrorEvent, Malformed,
-]
-ControlEvent = Union[Stall, Close, Reset]
-Event = Union[ContentEvent, ControlEvent]
+ContentEvent = (
+    TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | Usage | Finish
+    | ErrorEvent | Malformed
+)
+ControlEvent = Stall | Close | Reset
+Event = ContentEvent | ControlEvent
 CONTROL_EVENTS = (Stall, Close, Reset)
 
 

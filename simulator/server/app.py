@@ -24,6 +24,7 @@ from ..script.build import compile_scenario
 from ..script.events import Close, ErrorEvent, HttpError, Reset, Script, Stall
 from ..shaping import shape
 from . import control
+from .pacer import Pacer
 from .recorder import Recorder, RequestRecord
 from .stream_writer import send_body, send_drop, send_stream
 
@@ -38,6 +39,7 @@ class SimState:
     default_scenario: str
     recorder: Recorder = field(default_factory=Recorder)
     max_stall: float = 300.0
+    pacer: Pacer = field(default_factory=Pacer)
     _scripts: dict[str, Script] = field(default_factory=dict)
 
     def script(self, name: str) -> Script:
@@ -127,7 +129,7 @@ def _handler(fmt: WireFormat) -> Any:
             request, record, items,
             headers={"Content-Type": fmt.content_type, "Cache-Control": "no-cache",
                      "X-Accel-Buffering": "no", **headers},
-            keepalive=fmt.keepalive, max_stall=state.max_stall,
+            keepalive=fmt.keepalive, max_stall=state.max_stall, pacer=state.pacer,
             outcome="error_event" if ends_in_error else "completed")
 
     return handle

@@ -36,6 +36,9 @@ def add_routes(app: web.Application, key: web.AppKey[Any]) -> None:
                           for s in sorted(st.scenarios.values(), key=lambda s: s.name)],
         })
 
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response(summary(list(state(request).recorder)))
+
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
@@ -43,6 +46,7 @@ def add_routes(app: web.Application, key: web.AppKey[Any]) -> None:
     app.router.add_get("/_sselab/requests/{id}", one)
     app.router.add_post("/_sselab/reset", reset)
     app.router.add_get("/_sselab/scenarios", scenarios)
+    app.router.add_get("/_sselab/stats", stats)
     app.router.add_get("/_sselab/health", health)
 
 
@@ -52,3 +56,27 @@ async def no_route(request: web.Request) -> web.Response:
     return web.json_response(
         {"error": {"message": f"sselab: no route for {request.method} {request.path}",
                    "type": "not_found", "routes": routes}}, status=404)
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def summary(records: list[Any]) -> dict[str, Any]:
+    """How well the simulator itself kept to its schedule, over the recorded requests."""
+    late = sorted(w[3] for r in records for w in r.writes[1:])  # first write: TTFB, not pacing
+    outcomes: dict[str, int] = {}
+    for r in records:
+        outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
+
+    def ms(v: float | None) -> float | None:
+        return None if v is None else round(v * 1000, 3)
+
+    return {
+        "requests": len(records), "outcomes": outcomes, "writes": len(late),
+        "late_ms": {"p50": ms(_pct(late, 0.5)), "p90": ms(_pct(late, 0.9)),
+                    "p99": ms(_pct(late, 0.99)), "max": ms(late[-1] if late else None)},
+        "drain_wait_ms": round(sum(r.drain_wait for r in records) * 1000, 3),
+    }

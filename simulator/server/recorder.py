@@ -42,20 +42,21 @@ class RequestRecord:
     ended: float | None = None  # monotonic
     client_disconnected: float | None = None  # monotonic
     blocked_since: float | None = None  # monotonic: a write waiting on a slow reader right now
-    writes: list[tuple[float, int, float]] = field(default_factory=list)  # (mono, bytes, drain)
+    # (monotonic time, bytes, seconds waiting for the reader to drain, seconds late vs schedule)
+    writes: list[tuple[float, int, float, float]] = field(default_factory=list)
     drain_wait: float = 0.0
     bytes_written: int = 0
     max_writes: int = 100_000
     writes_dropped: int = 0
 
     # -- recording (called by the writer only) --
-    def wrote(self, at: float, nbytes: int, drain: float) -> None:
+    def wrote(self, at: float, nbytes: int, drain: float, late: float = 0.0) -> None:
         if self.first_byte is None:
             self.first_byte = at
         self.bytes_written += nbytes
         self.drain_wait += drain
         if len(self.writes) < self.max_writes:
-            self.writes.append((at, nbytes, drain))
+            self.writes.append((at, nbytes, drain, late))
         else:
             self.writes_dropped += 1
 
@@ -101,8 +102,8 @@ class RequestRecord:
         if writes:
             out["writes"] = [
                 {"at": wall(t), "offset_ms": round((t - self.received) * 1000, 3), "bytes": n,
-                 "drain_wait_ms": round(d * 1000, 3)}
-                for t, n, d in self.writes
+                 "drain_wait_ms": round(d * 1000, 3), "late_ms": round(late * 1000, 3)}
+                for t, n, d, late in self.writes
             ]
             out["writes_dropped"] = self.writes_dropped
         return out

@@ -13,7 +13,7 @@ import asyncio
 import json
 import socket
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +22,7 @@ from aiohttp.abc import AbstractStreamWriter
 from .. import clock
 from ..encoders.base import Frame, Item
 from ..script.events import Close, Reset, Stall
+from .pacer import END, Pacer
 from .recorder import RequestRecord
 
 
@@ -47,6 +48,27 @@ def _reset(request: web.Request) -> None:
     transport.abort()
 
 
+def _fast_writer(request: web.Request, writer: AbstractStreamWriter,
+                 record: RequestRecord) -> Callable[[bytes, float], bool]:
+    """A synchronous write for the pacer; False when the task must take over (slow reader or
+    gone). Headers are already out (a StreamResponse sends them in ``prepare``), so a frame is
+    written as one HTTP/1.1 chunk, exactly as aiohttp's own writer frames it."""
+    transport, protocol = request.transport, request.protocol
+    chunked = getattr(writer, "chunked", True)
+    clock_now = asyncio.get_running_loop().time
+    wrote = record.wrote
+
+    def write_now(data: bytes, due: float) -> bool:
+        if transport is None or transport.is_closing() or protocol.writing_paused:
+            return False
+        t = clock_now()
+        transport.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
+        wrote(t, len(data), 0.0, t - due)
+        return True
+
+    return write_now
+
+
 async def send_stream(
     request: web.Request,
     record: RequestRecord,
@@ -55,53 +77,59 @@ async def send_stream(
     headers: Mapping[str, str],
     keepalive: bytes,
     max_stall: float,
+    pacer: Pacer,
     outcome: str = "completed",
 ) -> web.StreamResponse:
-    """Stream ``items`` (frames due at ``record.received + at``) and act on control events."""
+    """Stream ``items`` (frames due at ``record.received + at``) and act on control events.
+
+    Frames go out through the shared :class:`Pacer` (no task wake-up per token); this task only
+    wakes for what must be awaited: a slow reader, a stall, a close or reset, the end.
+    """
     resp = web.StreamResponse(status=200, headers=dict(headers))
     record.status = 200
     t0 = record.received
     loop = asyncio.get_running_loop()
-    keepalive_every: float | None = None
-    stall_end: float | None = None  # a stall with no end: wait until here at most
+    stream = iter(items)
+    pending: Item | None = None
     try:
         writer = await resp.prepare(request)
         assert writer is not None
-        for item in items:
+        write_now = _fast_writer(request, writer, record)
+        while True:
+            job = pacer.run(stream, t0, write_now, pending)
+            pending = None
+            try:
+                reason, item = await job.future
+            finally:
+                job.cancelled = True
+            if reason == END or item is None:
+                break
             due = t0 + item.at
-            if isinstance(item, Frame):
-                if keepalive_every:
-                    await _keepalives(writer, resp, record, keepalive, keepalive_every, due)
-                    keepalive_every = None
-                await clock.sleep_until(due)
-                await _send(writer, resp, record, item.data, loop)
+            if isinstance(item, Frame):  # slow reader: write, then wait for it to drain
+                if request.transport is None or request.transport.is_closing():
+                    raise ConnectionResetError("the client went away")
+                await _send(writer, resp, record, item.data, loop, due)
                 continue
             event = item.event
             if isinstance(event, Stall):
-                keepalive_every = event.keepalive
                 if event.seconds is None:  # nothing after a stall with no end is ever sent
-                    stall_end = due + max_stall
-                    break
+                    await _stall_forever(request, writer, resp, record, keepalive,
+                                         event.keepalive, due + max_stall, max_stall)
+                    raise _Ended
+                if event.keepalive:
+                    await _keepalives(writer, resp, record, keepalive, event.keepalive,
+                                      due + event.seconds)
             elif isinstance(event, (Close, Reset)):
                 await clock.sleep_until(due)
                 await _flush(request)
                 if isinstance(event, Close):
-                    request.transport.close() if request.transport else None
+                    if request.transport:
+                        request.transport.close()
                     record.finish("fault_closed")
                 else:
                     _reset(request)
                     record.finish("fault_reset")
                 raise _Ended
-        if stall_end is not None:
-            if keepalive_every:
-                await _keepalives(writer, resp, record, keepalive, keepalive_every, stall_end)
-            await clock.sleep_until(stall_end)
-            await _flush(request)
-            if request.transport:
-                request.transport.close()
-            record.finish("fault_closed")
-            record.error = f"stalled for the server's max_stall ({max_stall:g} s); closed"
-            raise _Ended
         await resp.write_eof()
         record.finish(outcome)
     except _Ended:
@@ -115,15 +143,28 @@ async def send_stream(
     return resp
 
 
+async def _stall_forever(request: web.Request, writer: AbstractStreamWriter,
+                         resp: web.StreamResponse, record: RequestRecord, keepalive: bytes,
+                         every: float | None, until: float, max_stall: float) -> None:
+    if every:
+        await _keepalives(writer, resp, record, keepalive, every, until)
+    await clock.sleep_until(until)
+    await _flush(request)
+    if request.transport:
+        request.transport.close()
+    record.error = f"stalled for the server's max_stall ({max_stall:g} s); closed"
+    record.finish("fault_closed")
+
+
 async def _send(writer: AbstractStreamWriter, resp: web.StreamResponse, record: RequestRecord,
-                data: bytes, loop: asyncio.AbstractEventLoop) -> None:
+                data: bytes, loop: asyncio.AbstractEventLoop, due: float) -> None:
     """Write, then drain: a slow reader makes us wait here, and the wait is recorded."""
     start = loop.time()
     record.blocked_since = start
     await resp.write(data)
     await writer.drain()  # returns at once unless the transport is above its high-water mark
     record.blocked_since = None
-    record.wrote(start, len(data), loop.time() - start)
+    record.wrote(start, len(data), loop.time() - start, start - due)
 
 
 async def _keepalives(writer: AbstractStreamWriter, resp: web.StreamResponse, record: RequestRecord,
@@ -132,7 +173,7 @@ async def _keepalives(writer: AbstractStreamWriter, resp: web.StreamResponse, re
     tick = loop.time() + every
     while tick < until:
         await clock.sleep_until(tick)
-        await _send(writer, resp, record, keepalive, loop)
+        await _send(writer, resp, record, keepalive, loop, tick)
         tick += every
 
 
@@ -156,7 +197,7 @@ async def send_body(
         await clock.sleep_until(record.received + due)
         writer = await resp.prepare(request)
         assert writer is not None
-        await _send(writer, resp, record, data, asyncio.get_running_loop())
+        await _send(writer, resp, record, data, asyncio.get_running_loop(), record.received + due)
         await resp.write_eof()
         record.finish(outcome)
     except (ConnectionError, asyncio.CancelledError):

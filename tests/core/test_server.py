@@ -219,4 +219,4 @@ def test_split_scenarios_reassemble_through_the_server(sim_thread: SimulatorThre
     one_byte = sim_thread.find_by_scenario("split-one-byte") if hasattr(
         sim_thread, "find_by_scenario") else sim_thread.recorder.find(
         lambda r: r.scenario == "split-one-byte")
-    assert all(n == 1 for _, n, _ in one_byte.writes)
+    assert all(w[1] == 1 for w in one_byte.writes)

@@ -146,6 +146,17 @@ def test_sync_stream_every_two_piece_split():
     assert fake.requests[0].query == {"alt": "sse"}
 
 
+async def test_async_stream_every_two_piece_split():
+    fake = FakeProvider("gemini", SHORT, http=httpx2)
+    client = _client(fake)
+    length = len(encode("gemini", SHORT, REQ))
+    for cut in range(1, length):
+        fake.splits = [cut]
+        chunks = [c async for c in await client.aio.models.generate_content_stream(
+            model="gemini-test", contents="hi")]
+        assert _texts(chunks) == TEXTS, cut
+
+
 async def test_async_stream_random_multi_splits_with_tools_and_thinking():
     fake = FakeProvider("gemini", TOOLS, http=httpx2)
     client = _client(fake, api_version="v1beta")
@@ -188,7 +199,8 @@ async def test_http_errors_raise_client_or_server_error(status, kind, cls, gstat
     with pytest.raises(cls) as sync_info:
         list(client.models.generate_content_stream(model="g", contents="hi"))
     with pytest.raises(cls) as async_info:
-        await client.aio.models.generate_content_stream(model="g", contents="hi")
+        [c async for c in await client.aio.models.generate_content_stream(model="g",
+                                                                         contents="hi")]
     for err in (sync_info.value, async_info.value):
         assert (err.code, err.status, err.message) == (status, gstatus, "nope")
         assert err.details["error"]["details"] == [

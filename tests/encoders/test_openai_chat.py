@@ -28,7 +28,6 @@ from simulator.script.events import (
     Stall,
     TextDelta,
     ThinkingDelta,
-    Timed,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
@@ -296,6 +295,9 @@ def test_mid_stream_error_raises_api_error_sync_and_after_the_text_before_it():
     assert info.value.body == {"message": "Overloaded", "type": "service_unavailable_error",
                                "param": None, "code": "server_is_overloaded"}
     assert deltas(seen)[0] == ["before ", "é"]
+    with sync_client(fake).chat.completions.stream(model="m", messages=MESSAGES) as helper:
+        with pytest.raises(openai.APIError):
+            list(helper)
     body = encode(FMT, fault_script(ErrorEvent("x")), req())
     assert body.endswith(b'data: {"error":{"message":"x","type":"server_error","param":null,'
                          b'"code":null}}\n\n')  # and no [DONE]
@@ -315,6 +317,9 @@ async def test_malformed_frame_raises_json_decode_error_sync_and_async():
     fake = FakeProvider(FMT, fault_script(Malformed(), Finish("stop")))
     with pytest.raises(json.JSONDecodeError):
         list(create(sync_client(fake)))
+    with sync_client(fake).chat.completions.stream(model="m", messages=MESSAGES) as helper:
+        with pytest.raises(json.JSONDecodeError):
+            list(helper)
     stream = await async_client(fake).chat.completions.create(
         model="gpt-4o-mini", messages=MESSAGES, stream=True)
     with pytest.raises(json.JSONDecodeError):

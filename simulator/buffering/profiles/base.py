@@ -57,7 +57,6 @@ class Plan:
     headers_early: bool = True  # send the head before any body byte is ready
     read_size: int = 65536  # most upstream bytes taken per read
     content_length: bool = False  # answer with Content-Length once the body is whole
-    drop_held_on_error: bool = False  # an upstream error discards bytes not yet sent
     mode: str = ""  # one phrase for logs and reports, e.g. "buffered (4096-byte buffers)"
 
 

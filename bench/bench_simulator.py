@@ -1,0 +1,144 @@
+"""Benchmark the simulator on this machine and print the figures.
+
+(a) tokens/s of one unthrottled stream (the ``firehose`` scenario, 20,000 OpenAI chat chunks),
+    read by a raw socket client in another process than the server;
+(b) the largest number of concurrent 20 tokens/s streams for which the server's p99 lateness
+    (each write's time minus its scheduled time, from ``/_sselab/stats``) stays under 10 ms;
+(c) p50/p99 of |observed − scheduled| inter-token gaps seen by the client at 1 and 1,000 streams.
+
+Usage: ``python bench/bench_simulator.py [--smoke] [--levels 1000,2000,...] [--seconds 6]``.
+Every loop is bounded in count and time; the server runs as a child process stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import now, pct, request_bytes, simulator_process  # noqa: E402
+
+CHAT = "/v1/chat/completions"
+BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+INTERVAL = 0.05  # 20 tokens/s
+
+
+def _hostport(base: str) -> tuple[str, int]:
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def _get(base: str, path: str, method: str = "GET") -> dict:
+    req = urllib.request.Request(base + path, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+async def _stream(host: str, port: int, scenario: str, times: list[float] | None,
+                  deadline: float) -> int:
+    """One streaming request; returns the number of SSE events; appends arrival times."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(request_bytes(CHAT, BODY, {"X-Sselab-Scenario": scenario}))
+    events, tail = 0, b""
+    try:
+        while now() < deadline:
+            chunk = await asyncio.wait_for(reader.read(262144), max(0.1, deadline - now()))
+            if not chunk:
+                break
+            k = (tail + chunk).count(b"\n\n") - tail.count(b"\n\n")
+            if k and times is not None:
+                t = now()
+                times.extend([t] * k)
+            events += k
+            tail = chunk[-1:]
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        writer.close()
+    return events
+
+
+async def throughput(base: str, runs: int) -> tuple[float, float]:
+    host, port = _hostport(base)
+    rates = []
+    for _ in range(runs):
+        start = now()
+        n = await _stream(host, port, "firehose", None, now() + 120)
+        rates.append(n / (now() - start))
+    return statistics.median(rates), n
+
+
+async def paced(base: str, streams: int, seconds: float, keep_gaps: bool) -> dict:
+    host, port = _hostport(base)
+    _get(base, "/_sselab/reset", "POST")
+    stagger = min(2.0, streams / 1000)  # open connections over a while, as real clients do
+    deadline = now() + seconds + stagger + 15
+    all_times: list[list[float]] = [[] for _ in range(streams)]
+
+    async def one(i: int) -> int:
+        await asyncio.sleep(stagger * i / streams)
+        return await _stream(host, port, "bench-paced", all_times[i] if keep_gaps else None,
+                             deadline)
+
+    counts = await asyncio.gather(*(one(i) for i in range(streams)), return_exceptions=True)
+    ok = [c for c in counts if isinstance(c, int)]
+    stats = _get(base, "/_sselab/stats")
+    out = {"streams": streams, "completed": stats["outcomes"].get("completed", 0),
+           "errors": len(counts) - len(ok), "events": sum(ok), "late_ms": stats["late_ms"]}
+    if keep_gaps:
+        dev = []
+        for times in all_times:
+            # skip the first two events (role chunk and first token share a time)
+            gaps = [b - a for a, b in zip(times[2:], times[3:-2])]
+            dev.extend(abs(g - INTERVAL) * 1000 for g in gaps)
+        out["gap_dev_ms"] = {"p50": pct(dev, 0.5), "p99": pct(dev, 0.99), "n": len(dev)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="tiny run for CI (a few seconds)")
+    ap.add_argument("--levels", default="500,1000,2000,3000,4000,5000",
+                    help="concurrent stream counts to try for (b)")
+    ap.add_argument("--seconds", type=float, default=6.0, help="length of each paced stream")
+    args = ap.parse_args()
+    levels = [20, 50] if args.smoke else [int(x) for x in args.levels.split(",")]
+    seconds = 1.5 if args.smoke else args.seconds
+    with tempfile.TemporaryDirectory() as tmp:
+        tokens = int(seconds / INTERVAL)
+        Path(tmp, "bench-paced.yaml").write_text(
+            "description: benchmark stream at 20 tokens/s\n"
+            f"response: {{faker: {{seed: 1, words: {tokens}}}}}\n"
+            f"timing: {{ttft_ms: 50, token_ms: {INTERVAL * 1000:g}}}\n")
+        with simulator_process("--scenarios", tmp) as base:
+            print(f"sselab simulator benchmark (server {base}, separate process)")
+            rate, n = asyncio.run(throughput(base, 1 if args.smoke else 3))
+            print(f"(a) one unthrottled stream: {rate:,.0f} events/s ({n} events, median)")
+            for streams in ([1] if args.smoke else [1, 1000]):
+                r = asyncio.run(paced(base, streams, seconds, keep_gaps=True))
+                g = r["gap_dev_ms"]
+                print(f"(c) {streams:>5} streams: |observed-scheduled| gap p50 {g['p50']:.2f} ms,"
+                      f" p99 {g['p99']:.2f} ms over {g['n']} gaps; server late p99 "
+                      f"{r['late_ms']['p99']} ms")
+            best = 0
+            for streams in levels:
+                r = asyncio.run(paced(base, streams, seconds, keep_gaps=False))
+                late = r["late_ms"]
+                ok = late["p99"] is not None and late["p99"] < 10 and r["errors"] == 0
+                best = streams if ok else best
+                print(f"(b) {streams:>5} streams at 20 tok/s: server late p50 {late['p50']} ms, "
+                      f"p99 {late['p99']} ms, max {late['max']} ms; completed {r['completed']}"
+                      f"/{streams}, client errors {r['errors']} -> {'OK' if ok else 'over'}")
+                if not ok:
+                    break
+            print(f"(b) largest level with p99 lateness < 10 ms: {best} streams")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Plain SSE: sselab's own small event-stream format, for apps that stream to a browser with
+``EventSource`` (``GET /sse?scenario=NAME``) or ``fetch`` (``POST /sse``).
+
+Every event has a name and a one-line JSON ``data``::
+
+    event: start      data: {"id":"sse-...","model":"..."}          at 0.0, always first
+    event: thinking   data: {"text":"..."}                          reasoning text, if any
+    event: token      data: {"text":"Hel"}                          one per text delta
+    event: tool_call  data: {"index":0,"id":"call_1","name":"get_weather",
+                             "arguments":"{\\"city\\":\\"Paris\\"}"} whole, at the call's end
+    event: done       data: {"finish_reason":"stop","usage":{"input_tokens":12,
+                             "output_tokens":40}}                   last; the terminator
+    event: error      data: {"message":"...","kind":"overloaded"}   instead of done; ends it
+
+``finish_reason`` is ``stop``, ``length`` or ``tool_calls``; ``kind`` is one of sselab's
+neutral error kinds (``overloaded``, ``server_error``, ``rate_limit``, ``invalid_request``, ...).
+``arguments`` is the JSON text the model produced (parse it yourself). Keep-alives are SSE
+comments (``: keep-alive``), which ``EventSource`` ignores. A ``Malformed`` fault is an
+``event: token`` whose data is broken JSON. ``script.terminate == False`` omits ``done``.
+
+Reading it in a browser::
+
+    const es = new EventSource("/sse?scenario=happy-path");
+    es.addEventListener("token", (e) => { out.textContent += JSON.parse(e.data).text; });
+    es.addEventListener("done", () => es.close());  // close, or EventSource reconnects
+    es.addEventListener("error", (e) => {            // also fires on network errors:
+      if (e.data) showError(JSON.parse(e.data).message);  // only sselab's event has data
+      es.close();
+    });
+
+``EventSource`` reconnects by itself whenever the body ends; without ``es.close()`` on ``done`` or
+``error`` the browser requests the scenario again after its retry delay. The request picks a
+scenario with ``?scenario=NAME`` or an ``X-Sselab-Scenario`` header (the server reads those);
+``model`` may come from the JSON body or ``?model=``. There is no non-streaming form: ``complete``
+returns the whole answer as one JSON object, and request errors answer
+``{"error": {"message", "kind"}}`` with ``retry-after`` when set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ..script.events import (
+    CONTROL_EVENTS,
+    ErrorEvent,
+    Finish,
+    HttpError,
+    Malformed,
+    Script,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+)
+from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
+from .sse_frame import sse, sse_json
+
+FINISH_REASONS = ("stop", "length", "tool_calls")
+TOKEN_HEAD, TOKEN_TAIL = b'event: token\ndata: {"text":', b"}\n\n"
+THINKING_HEAD = b'event: thinking\ndata: {"text":'
+
+_json_str = json.JSONEncoder(ensure_ascii=False).encode  # == json.dumps(s, ensure_ascii=False)
+
+
+def stream_id(script: Script, req: RequestInfo) -> str:
+    return "sse-" + hashlib.sha256(f"{script.seed}:{req.request_id}:sse".encode()).hexdigest()[:16]
+
+
+def _usage(script: Script) -> dict[str, int]:
+    last = None
+    for t in script.events:
+        if type(t.event) is Usage:
+            last = t.event
+    if last is not None:
+        return {"input_tokens": last.input_tokens, "output_tokens": last.output_tokens}
+    return {"input_tokens": script.input_tokens, "output_tokens": script.output_tokens}
+
+
+def _finish_reason(reason: str) -> str:
+    if reason not in FINISH_REASONS:
+        raise ValueError(f"Finish.reason: unknown {reason!r}; expected one of "
+                         f"{', '.join(FINISH_REASONS)}")
+    return reason
+
+
+def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
+    yield Frame(0.0, sse_json({"id": stream_id(script, req), "model": req.model},
+                              event="start"))
+    calls: dict[int, list[str]] = {}  # ToolCallStart.index -> [call id, name, arguments]
+    for timed in script.events:
+        ev, at = timed.event, timed.at
+        t = type(ev)
+        if t is TextDelta:
+            yield Frame(at, TOKEN_HEAD + _json_str(ev.text).encode() + TOKEN_TAIL)
+        elif t is ThinkingDelta:
+            yield Frame(at, THINKING_HEAD + _json_str(ev.text).encode() + TOKEN_TAIL)
+        elif t is ToolCallStart:
+            calls[ev.index] = [ev.call_id, ev.name, ""]
+        elif t is ToolCallDelta:
+            _call(calls, ev.index)[2] += ev.arguments
+        elif t is ToolCallEnd:
+            yield Frame(at, _tool_call(ev.index, _call(calls, ev.index)))
+            del calls[ev.index]
+        elif t is Finish:
+            for index in sorted(calls):
+                yield Frame(at, _tool_call(index, calls.pop(index)))
+            if script.terminate:
+                yield Frame(at, sse_json({"finish_reason": _finish_reason(ev.reason),
+                                          "usage": _usage(script)}, event="done"))
+        elif t is ErrorEvent:
+            yield Frame(at, sse_json({"message": ev.message, "kind": ev.kind}, event="error"))
+            return
+        elif t is Malformed:
+            yield Frame(at, sse(ev.raw, event="token"))
+        elif isinstance(ev, CONTROL_EVENTS):
+            yield timed
+
+
+def _call(calls: dict[int, list[str]], index: int) -> list[str]:
+    try:
+        return calls[index]
+    except KeyError:
+        raise ValueError(
+            f"ToolCallDelta/ToolCallEnd.index: {index} has no ToolCallStart before it") from None
+
+
+def _tool_call(index: int, call: list[str]) -> bytes:
+    call_id, name, arguments = call
+    return sse_json({"index": index, "id": call_id, "name": name, "arguments": arguments},
+                    event="tool_call")
+
+
+def _complete(script: Script, req: RequestInfo) -> dict[str, Any]:
+    return {
+        "id": stream_id(script, req), "model": req.model, "text": script.text,
+        "thinking": script.thinking,
+        "tool_calls": [{"index": i, "id": c.call_id, "name": c.name, "arguments": c.arguments}
+                       for i, c in enumerate(script.tool_calls)],
+        "finish_reason": _finish_reason(script.finish_reason), "usage": _usage(script),
+    }
+
+
+def _error(err: HttpError, req: RequestInfo) -> tuple[dict[str, Any], dict[str, str]]:
+    headers = {}
+    if err.retry_after is not None:
+        s = err.retry_after
+        headers["retry-after"] = str(int(s)) if float(s).is_integer() else f"{s:g}"
+    return {"error": {"message": err.message, "kind": err.kind}}, headers
+
+
+def _inspect(body: dict[str, Any], path_params: Mapping[str, str],
+             query: Mapping[str, str]) -> Inspection:
+    model = body.get("model", query.get("model"))
+    if model is not None and not isinstance(model, str):
+        raise ValueError("model: expected a string")
+    return Inspection(model=model, stream=True)
+
+
+FORMAT = register(WireFormat(
+    name="plain_sse",
+    description="sselab's plain SSE (event: token / done / error), for EventSource and fetch",
+    routes=(("GET", "/sse"), ("POST", "/sse")),
+    inspect=_inspect,
+    stream=_stream,
+    complete=_complete,
+    error=_error,
+))
+
+__all__ = ["FORMAT", "stream_id"]
