@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .errors import ConfigError
+from .errors import ConfigError, UnknownScenarioError
 from .scenario import Scenario, load_all, load_text
 from .server.app import STATE_KEY, SimState, create_app
 from .server.recorder import Recorder, RequestRecord
@@ -64,6 +64,14 @@ class _Common:
             raise ConfigError("the simulator is not running")
         self._state.add(scenario)
         return scenario
+
+    def set_default_scenario(self, name: str) -> None:
+        """Answer requests that name no scenario with ``name`` from now on."""
+        if self._state is None:
+            raise ConfigError("the simulator is not running")
+        if name not in self._state.scenarios:
+            raise UnknownScenarioError(name, list(self._state.scenarios))
+        self._state.default_scenario = name
 
     @property
     def scenarios(self) -> Mapping[str, Scenario]:

@@ -33,7 +33,7 @@ Deliberate differences: ``model`` echoes the requested name; ids are seeded from
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
@@ -238,7 +238,7 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
         for index in sorted(calls):
             yield from close(calls.pop(index), at, status)
 
-    def open_(kind: str, at: float, **ident: str) -> Iterator[Frame]:
+    def open_(kind: str, at: float, **ident: str) -> Generator[Frame, None, _OutputItem]:
         item, frames = ev_.open(kind, at, len(items), **ident)
         items.append(item)
         yield from frames
@@ -286,7 +286,8 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
         yield from _finish(ev_, script, script.finish_reason, last_at, close_all, done)
 
 
-def _finish(ev_: Events, script: Script, reason: str, at: float, close_all: Any,
+def _finish(ev_: Events, script: Script, reason: str, at: float,
+            close_all: Callable[[float, str], Iterator[Frame]],
             done: dict[int, dict[str, Any]]) -> Iterator[Frame]:
     incomplete = _INCOMPLETE.get(reason)
     yield from close_all(at, "incomplete" if incomplete else "completed")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +158,10 @@ def load_dir(directory: str | Path) -> dict[str, Scenario]:
 
 def builtin_dir() -> Path:
     """The built-in scenarios: inside the installed wheel, or ``scenarios/`` in a checkout."""
-    try:
-        return Path(str(resources.files("simulator.builtin_scenarios")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "scenarios"
+    spec = importlib.util.find_spec("simulator.builtin_scenarios")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def load_all(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Scenario]:

@@ -36,6 +36,18 @@ def add_routes(app: web.Application, key: web.AppKey[Any]) -> None:
                           for s in sorted(st.scenarios.values(), key=lambda s: s.name)],
         })
 
+    async def set_default(request: web.Request) -> web.Response:
+        st = state(request)
+        try:
+            name = (await request.json())["scenario"]
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"error": 'send {"scenario": NAME}'}, status=400)
+        if name not in st.scenarios:
+            return web.json_response({"error": f"unknown scenario {name!r}", "available":
+                                      sorted(st.scenarios)}, status=404)
+        st.default_scenario = name
+        return web.json_response({"default": name})
+
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(summary(list(state(request).recorder)))
 
@@ -46,6 +58,7 @@ def add_routes(app: web.Application, key: web.AppKey[Any]) -> None:
     app.router.add_get("/_sselab/requests/{id}", one)
     app.router.add_post("/_sselab/reset", reset)
     app.router.add_get("/_sselab/scenarios", scenarios)
+    app.router.add_put("/_sselab/default-scenario", set_default)
     app.router.add_get("/_sselab/stats", stats)
     app.router.add_get("/_sselab/health", health)
 

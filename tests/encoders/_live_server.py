@@ -10,6 +10,7 @@ elsewhere; this only has to get the encoder's bytes onto a socket.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import socket
@@ -72,6 +73,7 @@ class LiveFormat:
             elif isinstance(item.event, Stall) and item.event.keepalive:
                 await resp.write(fmt.keepalive)
             elif isinstance(item.event, (Close, Reset)):
+                await asyncio.sleep(0.02)  # client and server share a loop: let it read first
                 transport = request.transport
                 assert transport is not None
                 if isinstance(item.event, Reset):

@@ -10,6 +10,7 @@ import random
 import anthropic
 import httpx2
 import pytest
+from _live_server import LiveFormat
 from sdk_mock import FakeProvider, encode, make_script, random_splits
 
 from simulator.encoders import formats
@@ -350,3 +351,30 @@ def test_truncated_body_without_finish_is_silent_for_the_helper():
     with client.messages.stream(**ASK) as stream:
         msg = stream.get_final_message()
     assert msg.content[0].text == "half" and msg.stop_reason is None
+
+
+# --- over a real socket (127.0.0.1) -----------------------------------------------------------
+@pytest.mark.parametrize("fault,cls", [("keepalive", None),
+                                       ("close", httpx2.RemoteProtocolError),
+                                       ("reset", httpx2.ReadError)])
+async def test_async_client_over_a_live_socket(aiohttp_server, fault, cls):
+    middle = {"keepalive": Stall(1.0, keepalive=0.5), "close": Close(), "reset": Reset()}[fault]
+    script = make_script(TextDelta("part"), middle, TextDelta(" more"), Finish("stop"))
+    live = LiveFormat("anthropic", script, write_sizes=[1, 9, 40])
+    server = await aiohttp_server(live.app())
+    client = anthropic.AsyncAnthropic(api_key="x", base_url=str(server.make_url("")),
+                                      max_retries=0)
+    seen: list[str] = []
+    async with client.messages.stream(**ASK) as stream:
+        if cls is None:
+            seen = [t async for t in stream.text_stream]
+        else:
+            with pytest.raises(cls):
+                async for text in stream.text_stream:
+                    seen.append(text)
+    await client.close()
+    if fault == "reset":  # an RST makes the kernel drop bytes the client had not read yet
+        assert seen in ([], ["part"])
+    else:
+        assert seen == (["part", " more"] if cls is None else ["part"])
+    assert live.requests[0].path == "/v1/messages" and live.requests[0].model == "claude-test"

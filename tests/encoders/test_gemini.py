@@ -293,7 +293,8 @@ async def test_aiohttp_path_faults(aiohttp_server, fault, expected):
     live = LiveFormat("gemini", script)
     server = await aiohttp_server(live.app())
     client = genai.Client(api_key="x", http_options=types.HttpOptions(
-        base_url=str(server.make_url("/"))))
+        base_url=str(server.make_url("/")),
+        retry_options=types.HttpRetryOptions(attempts=1)))  # no implicit 1-10 s reconnect wait
     seen: list[str] = []
     try:
         if expected is None:
@@ -308,6 +309,7 @@ async def test_aiohttp_path_faults(aiohttp_server, fault, expected):
                     seen.append(c.text)
             name = expected if isinstance(expected, str) else expected.__name__
             assert type(info.value).__name__ == name
-            assert seen == ["part"]
+            # an RST makes the kernel drop bytes the client had not read yet
+            assert seen in ([], ["part"]) if fault == "reset" else seen == ["part"]
     finally:
         await client.aio.aclose()

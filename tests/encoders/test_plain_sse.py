@@ -3,7 +3,6 @@ browser ``EventSource`` (Debian chromium through Playwright) on a live 127.0.0.1
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 

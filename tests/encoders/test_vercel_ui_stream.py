@@ -53,9 +53,10 @@ needs_node = pytest.mark.skipif(
 REQ = RequestInfo(request_id="req_test", format="vercel_ui_stream")
 TEXTS = ["Hé", "llo 日本", " 🎉\u2028\n"]
 ARGS = ['{"city": "Z', 'ürich 🏔"}']
-FULL = make_script(ThinkingDelta("Let me "), ThinkingDelta("think…"), *[TextDelta(t) for t in TEXTS],
-                   ToolCallStart(0, "call_1", "weather"), *[ToolCallDelta(0, a) for a in ARGS],
-                   ToolCallEnd(0), Usage(3, 9), Finish("tool_calls"))
+FULL = make_script(ThinkingDelta("Let me "), ThinkingDelta("think…"),
+                   *[TextDelta(t) for t in TEXTS], ToolCallStart(0, "call_1", "weather"),
+                   *[ToolCallDelta(0, a) for a in ARGS], ToolCallEnd(0), Usage(3, 9),
+                   Finish("tool_calls"))
 SHORT = make_script(*[TextDelta(t) for t in TEXTS], Finish("stop"))
 
 

@@ -52,7 +52,7 @@ async def _sse(request: web.Request) -> web.StreamResponse:
     size, count = int(q.get("size", 50)), int(q.get("count", 10))
     interval = float(q.get("interval", 0.1))
     first_delay = float(q.get("first_delay", 0))
-    up: Upstream = request.app["upstream"]
+    up = request.app[UPSTREAM]
     body = await request.read()
     up.requests.append({"version": request.version, "headers": dict(request.headers),
                         "body": body, "method": request.method})
@@ -100,9 +100,12 @@ async def _slow_body(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+UPSTREAM = web.AppKey("upstream", Upstream)
+
+
 def make_app(up: Upstream) -> web.Application:
     app = web.Application(handler_args={"handler_cancellation": True})
-    app["upstream"] = up
+    app[UPSTREAM] = up
     for path, handler in (("/sse", _sse), ("/reset", _reset), ("/hang", _hang),
                           ("/slow_body", _slow_body)):
         app.router.add_route("*", path, handler)
