@@ -143,9 +143,12 @@ def test_update_enabled(api, upstreams, connect, net, method):
 
 def test_update_upstream_switches_new_connections(tp, api, upstreams, connect, net):
     proxy = tp.create(upstream=upstreams.start(), name="sw")
+    live = connect(proxy)
+    net.rtt(live)
     other = upstreams.start(net.send_on_request(b"other upstream"))
     resp = api.patch("/proxies/sw", json={"upstream": other})
     assert resp.status_code == 200 and resp.json()["upstream"] == other
+    assert net.wait_closed(live)[1] < 2  # a restart drops live connections
     s = connect(resp.json()["listen"])
     s.sendall(b"hi")
     assert net.recv_all(s) == b"other upstream"
