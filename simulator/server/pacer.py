@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from ..encoders.base import Frame, Item
 
 END, CONTROL, BACKPRESSURE = "end", "control", "backpressure"
+BUDGET = 128  # frames one stream may write per tick before the others get their turn
 
 
 @dataclass(eq=False)
@@ -36,8 +37,9 @@ class Job:
     cancelled: bool = False
 
     def step(self, now: float) -> float | None:
-        """Write what is due; return the next due time, or None once handed back."""
-        while True:
+        """Write what is due (at most BUDGET frames); return the next due time, or None once
+        handed back. A stream with more than BUDGET frames due gets ``now`` and waits a tick."""
+        for _ in range(BUDGET):
             item = self.pending if self.pending is not None else next(self.items, None)
             self.pending = None
             if item is None:
@@ -53,6 +55,7 @@ class Job:
             if not self.write_now(item.data, due):
                 self._hand_back(BACKPRESSURE, item)
                 return None
+        return now
 
     def _hand_back(self, reason: str, item: Item | None) -> None:
         if not self.future.done():
@@ -98,9 +101,13 @@ class Pacer:
                 finally:
                     timer.cancel()
                     self._target = float("inf")
+            else:
+                await asyncio.sleep(0)  # let reads, new requests and handlers run between ticks
             now = loop.time()
+            due_now = []
             while heap and heap[0][0] <= now:
-                _, _, job = heapq.heappop(heap)
+                due_now.append(heapq.heappop(heap)[2])
+            for job in due_now:
                 if job.cancelled or job.future.done():
                     continue
                 try:

@@ -226,7 +226,7 @@ class Link:
         if stage.active and getattr(type(stage.spec.toxic), "close_on_remove", False):
             stub.close()
             return
-        stub.input.items.clear(); stub.input.forward_to(stub.output)
+        stub.input.forward_to(stub.output)  # queued chunks keep their place in the stream
         if i > 0:
             self.stages[i - 1].stub.output = stub.output
         if self.head is stub.input:
