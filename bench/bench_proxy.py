@@ -1,12 +1,14 @@
 """Benchmark sselab's Toxiproxy-compatible proxy on loopback: throughput and added latency.
 
-Runs the proxy in its own process (``sselab toxiproxy --port 0``) and, in this process, a
-blocking-socket sender, receiver and echo server (threads; the GIL is released in socket calls).
+Three processes: the proxy (``sselab toxiproxy --port 0``), the upstreams (a sink that
+acknowledges each transfer and an echo server, blocking sockets, one thread per connection) and
+this one, which sends and pings. "Direct" runs the same client against the upstreams.
 
-- throughput: one 200 MB transfer direct vs through the proxy (no toxics), median of 3 runs,
-  in MB/s and as a ratio; plus the same through a ``noop`` toxic (the toxic pipeline's cost);
-- latency: ping-pong of 64-byte messages, direct vs through the proxy; the added round trip
-  (two proxy hops) at p50 and p99.
+- throughput: one 200 MB transfer direct vs through the proxy (no toxics), median of 5
+  interleaved runs, in MB/s and as a ratio; plus the same through a ``noop`` toxic (the cost
+  of the toxic pipeline);
+- latency: ping-pong of 64-byte messages, direct vs through the proxy in alternating blocks;
+  the added round trip (two proxy hops) at p50 and p99.
 
 Targets (from the issue): proxy throughput >= 40% of direct, added p99 < 1 ms.
 
@@ -73,21 +75,18 @@ def serve(handler) -> tuple[socket.socket, tuple[str, int]]:
     return ls, ls.getsockname()
 
 
-class Sink:
-    """Counts bytes per connection; signals when ``expect`` bytes have arrived."""
-
-    def __init__(self) -> None:
-        self.expect = 0
-        self.done = threading.Event()
-
-    def __call__(self, conn: socket.socket) -> None:
-        buf = bytearray(BLOCK)
-        got = 0
-        with conn:
-            while n := conn.recv_into(buf):
-                got += n
-                if got >= self.expect:
-                    self.done.set()
+def sink(conn: socket.socket) -> None:
+    """Read an 8-byte length, then that many bytes; answer b"k". Repeat until EOF."""
+    buf = bytearray(BLOCK)
+    with conn:
+        while header := conn.recv(8, socket.MSG_WAITALL):
+            left = int.from_bytes(header, "big")
+            while left > 0:
+                n = conn.recv_into(buf, min(BLOCK, left))
+                if not n:
+                    return
+                left -= n
+            conn.sendall(b"k")
 
 
 def echo(conn: socket.socket) -> None:
@@ -97,36 +96,59 @@ def echo(conn: socket.socket) -> None:
             conn.sendall(data)
 
 
-def transfer(addr: tuple[str, int], sink: Sink, total: int) -> float:
-    """Seconds to move ``total`` bytes from a fresh connection into the sink."""
-    sink.expect, block = total, b"\0" * BLOCK
-    sink.done.clear()
+def transfer(addr: tuple[str, int], total: int) -> float:
+    """Seconds to move ``total`` bytes over a fresh connection into the sink (until its ack)."""
+    block = b"\0" * BLOCK
     with socket.create_connection(addr) as s:
         t0 = time.perf_counter()
+        s.sendall(total.to_bytes(8, "big"))
         sent = 0
         while sent < total:
             n = min(BLOCK, total - sent)
-            s.sendall(block[:n] if n < BLOCK else block)
+            s.sendall(block if n == BLOCK else block[:n])
             sent += n
-        if not sink.done.wait(120):
-            raise SystemExit("transfer did not complete within 120 s")
+        if s.recv(1) != b"k":
+            raise SystemExit("the sink closed before acknowledging the transfer")
         return time.perf_counter() - t0
 
 
-def ping_pong(addr: tuple[str, int], count: int) -> list[float]:
-    """Round-trip times in ms of ``count`` 64-byte messages on one connection."""
+def serve_forever() -> None:
+    """``--serve``: the sink and echo servers, in their own process; prints their ports."""
+    sink_ls, sink_addr = serve(sink)
+    echo_ls, echo_addr = serve(echo)
+    print(sink_addr[1], echo_addr[1], flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+
+
+def start_upstreams() -> tuple[subprocess.Popen, tuple[str, int], tuple[str, int]]:
+    proc = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    sink_port, echo_port = map(int, proc.stdout.readline().split())  # type: ignore[union-attr]
+    return proc, ("127.0.0.1", sink_port), ("127.0.0.1", echo_port)
+
+
+def ping_pong(addrs: list[tuple[str, int]], count: int, block: int = 50) -> list[list[float]]:
+    """Round-trip times in ms of ``count`` 64-byte messages per address, one connection each,
+    taken in alternating blocks so that machine noise hits every address alike."""
     msg = b"p" * 64
-    times = []
-    with socket.create_connection(addr) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for i in range(count + count // 10):  # the first 10% warm up
-            t0 = time.perf_counter_ns()
-            s.sendall(msg)
-            got = 0
-            while got < len(msg):
-                got += len(s.recv(len(msg) - got))
-            if i >= count // 10:
-                times.append((time.perf_counter_ns() - t0) / 1e6)
+    socks = [socket.create_connection(addr) for addr in addrs]
+    times: list[list[float]] = [[] for _ in addrs]
+    try:
+        for s in socks:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for round_ in range((count + count // 10) // block):  # the first 10% warm up
+            for s, out in zip(socks, times, strict=True):
+                for _ in range(block):
+                    t0 = time.perf_counter_ns()
+                    s.sendall(msg)
+                    got = 0
+                    while got < len(msg):
+                        got += len(s.recv(len(msg) - got))
+                    if round_ * block >= count // 10:
+                        out.append((time.perf_counter_ns() - t0) / 1e6)
+    finally:
+        for s in socks:
+            s.close()
     return times
 
 
@@ -146,30 +168,32 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--mb", type=int, default=None, help="transfer size in MB (default 200)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve_forever()
+        return 0
     total = (args.mb or (8 if args.smoke else 200)) * MB
-    runs, pings = (1, 300) if args.smoke else (3, 3000)
+    runs, pings = (1, 300) if args.smoke else (5, 3000)
 
     proc, url = start_proxy_server()
-    sink = Sink()
-    sink_ls, sink_addr = serve(sink)
-    echo_ls, echo_addr = serve(echo)
+    upstreams, sink_addr, echo_addr = start_upstreams()
     try:
         plain = proxy_addr(url, "plain", sink_addr)
         toxic = proxy_addr(url, "toxic", sink_addr)
         api(url, "POST", "/proxies/toxic/toxics", {"type": "noop", "stream": "upstream"})
         echo_proxy = proxy_addr(url, "echo", echo_addr)
 
-        transfer(sink_addr, sink, min(total, 8 * MB))  # warm-up
-        transfer(plain, sink, min(total, 8 * MB))
-        direct_s = statistics.median(transfer(sink_addr, sink, total) for _ in range(runs))
-        proxy_s = statistics.median(transfer(plain, sink, total) for _ in range(runs))
-        toxic_s = statistics.median(transfer(toxic, sink, total) for _ in range(runs))
-        direct_rtt = ping_pong(echo_addr, pings)
-        proxy_rtt = ping_pong(echo_proxy, pings)
+        for addr in (sink_addr, plain, toxic):  # warm-up
+            transfer(addr, min(total, 8 * MB))
+        timings: dict[tuple[str, int], list[float]] = {sink_addr: [], plain: [], toxic: []}
+        for _ in range(runs):  # interleaved, so that machine noise hits each alike
+            for addr, seconds in timings.items():
+                seconds.append(transfer(addr, total))
+        direct_s, proxy_s, toxic_s = (statistics.median(v) for v in timings.values())
+        direct_rtt, proxy_rtt = ping_pong([echo_addr, echo_proxy], pings)
     finally:
-        sink_ls.close()
-        echo_ls.close()
+        upstreams.communicate(timeout=10)  # closes its stdin: it exits
         proc.send_signal(signal.SIGINT)
         try:
             proc.communicate(timeout=10)

@@ -206,7 +206,7 @@ class BufferingProxy:
         problem: _Failure | None = None
         tail = b""
         try:
-            await emit(stage.feed(rest) if rest else b"")
+            await emit(stage.feed(rest))  # the preread, possibly empty
             while not stage.complete:
                 try:
                     async with asyncio.timeout(self.read_timeout):

@@ -50,7 +50,8 @@ class Gzip:
 
     ``unit=1`` emits whatever zlib produces (a compression middleware); ``unit=4096`` models
     nginx's gzip filter, which sends an output buffer only once it is full, unless the input was
-    flagged to flush (``flush_each``: every read then ends with ``Z_SYNC_FLUSH``).
+    flagged to flush (``flush_each``: every read then ends with ``Z_SYNC_FLUSH``, and the gzip
+    header goes out, sync-flushed, as soon as the stage is first fed).
     """
 
     def __init__(self, inner: object, *, level: int = 6, unit: int = 1, flush_each: bool = False,
@@ -60,6 +61,7 @@ class Gzip:
         self.flush_each = flush_each
         self._z = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS, mem_level)
         self._pending = bytearray()
+        self._started = False
 
     @property
     def complete(self) -> bool:
@@ -76,7 +78,11 @@ class Gzip:
 
     def feed(self, raw: bytes) -> bytes:
         data = self.inner.feed(raw)  # type: ignore[attr-defined]
+        first, self._started = not self._started, True
         if not data:
+            if first and self.flush_each:  # nginx flushes the gzip header out with the head
+                self._pending += self._z.flush(zlib.Z_SYNC_FLUSH)
+                return self._release(True)
             return self._release(False)
         self._pending += self._z.compress(data)
         if self.flush_each:

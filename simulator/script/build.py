@@ -7,6 +7,7 @@ append tool calls, usage and finish, then let each fault edit the plan at its to
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -48,6 +49,7 @@ def tokenize(text: str, mode: str) -> list[str]:
     return tokens
 
 
+@functools.lru_cache(maxsize=256)
 def faker_text(spec: FakerText) -> str:
     from faker import Faker
 

@@ -152,7 +152,11 @@ async def test_browser_event_source(aiohttp_server):
     playwright = pytest.importorskip("playwright.async_api")
     live = LiveFormat("plain_sse", FULL, write_sizes=[1, 5, 13, 2])
     app = live.app()
-    app.router.add_get("/", lambda request: web.Response(text=PAGE, content_type="text/html"))
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=PAGE, content_type="text/html")
+
+    app.router.add_get("/", page)
     server = await aiohttp_server(app)
     cases = {
         "full": FULL,
