@@ -99,7 +99,7 @@ def echo(conn: socket.socket) -> None:
 def transfer(addr: tuple[str, int], total: int) -> float:
     """Seconds to move ``total`` bytes over a fresh connection into the sink (until its ack)."""
     block = b"\0" * BLOCK
-    with socket.create_connection(addr) as s:
+    with socket.create_connection(addr, timeout=120) as s:
         t0 = time.perf_counter()
         s.sendall(total.to_bytes(8, "big"))
         sent = 0
@@ -131,7 +131,7 @@ def ping_pong(addrs: list[tuple[str, int]], count: int, block: int = 50) -> list
     """Round-trip times in ms of ``count`` 64-byte messages per address, one connection each,
     taken in alternating blocks so that machine noise hits every address alike."""
     msg = b"p" * 64
-    socks = [socket.create_connection(addr) for addr in addrs]
+    socks = [socket.create_connection(addr, timeout=10) for addr in addrs]
     times: list[list[float]] = [[] for _ in addrs]
     try:
         for s in socks:
@@ -143,7 +143,10 @@ def ping_pong(addrs: list[tuple[str, int]], count: int, block: int = 50) -> list
                     s.sendall(msg)
                     got = 0
                     while got < len(msg):
-                        got += len(s.recv(len(msg) - got))
+                        data = s.recv(len(msg) - got)
+                        if not data:
+                            raise SystemExit("the echo server closed the connection")
+                        got += len(data)
                     if round_ * block >= count // 10:
                         out.append((time.perf_counter_ns() - t0) / 1e6)
     finally:

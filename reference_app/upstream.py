@@ -100,9 +100,9 @@ def interpret(event: SSEEvent) -> Delta:
         raise UpstreamError("upstream_protocol", "The model provider sent an unexpected event.")
     if "error" in chunk or event.event == "error":
         error = chunk.get("error")
-        message = error.get("message") if isinstance(error, dict) else error
-        raise UpstreamError("upstream_error",
-                            str(message or "The model provider reported an error."))
+        detail = error.get("message") if isinstance(error, dict) else error
+        raise UpstreamError("upstream_error", "The model provider failed mid-answer"
+                            + (f": {detail}" if detail else "."))
     choices = chunk.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         return Delta()  # e.g. the usage chunk, whose choices list is empty

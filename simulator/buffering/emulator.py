@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ._http import MAX_HEAD, Head, HttpFramingError, split_head
+from ._http import MAX_HEAD, BodyReader, Head, HttpFramingError, split_head
 from .profiles import Plan, Profile, RequestInfo, get_profile
 
 log = logging.getLogger("sselab.buffering")
@@ -181,7 +181,8 @@ class BufferingProxy:
             writer.write(self._upstream_request(request, body))
             head, rest = await self._read_head(reader)
             plan = self.profile.behaviour.plan(info, head)
-            return await self._relay(request, reader, plan, rest)
+            ends_at_eof = BodyReader.for_head(head, request.method).mode == "close"
+            return await self._relay(request, reader, plan, rest, ends_at_eof)
         except _Failure as failure:
             return self._error(failure, request)
         finally:
@@ -189,7 +190,7 @@ class BufferingProxy:
                 writer.close()
 
     async def _relay(self, request: web.Request, reader: asyncio.StreamReader, plan: Plan,
-                     rest: bytes) -> web.StreamResponse:
+                     rest: bytes, ends_at_eof: bool) -> web.StreamResponse:
         resp = web.StreamResponse(status=plan.status, reason=plan.reason or None)
         for key, value in plan.headers:
             resp.headers.add(key, value)
@@ -224,7 +225,7 @@ class BufferingProxy:
             problem = failure  # what the stage still holds is dropped, as nginx does
         else:
             tail = stage.finish()  # EOF or complete: what is held goes out
-            if not (stage.complete or _close_delimited(stage)):
+            if not (stage.complete or ends_at_eof):
                 problem = _Failure(502, "upstream prematurely closed connection while "
                                         "reading upstream")
         if problem is not None and plan.content_length:
@@ -242,16 +243,6 @@ class BufferingProxy:
             return resp
         await resp.write_eof()
         return resp
-
-
-def _close_delimited(stage: object) -> bool:
-    """True when the body ends at EOF by design (HTTP/1.0-style), found through the stage."""
-    while stage is not None:
-        reader = getattr(stage, "reader", None)
-        if reader is not None:
-            return reader.mode == "close"
-        stage = getattr(stage, "inner", None)
-    return False
 
 
 class SyncBufferingProxy:

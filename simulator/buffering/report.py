@@ -37,6 +37,7 @@ class ReportRow:
     events: int
     verdict: str
     note: str = ""
+    fix: str = ""  # the profile's fix, for rows that did not stream
 
 
 def event_bursts(trace: Trace) -> int:
@@ -47,7 +48,7 @@ def event_bursts(trace: Trace) -> int:
     return count
 
 
-def _row(name: str, trace: Trace, baseline: int | None) -> ReportRow:
+def _row(name: str, trace: Trace, baseline: int | None, fix: str) -> ReportRow:
     bursts = trace.bursts()
     prev, largest_ev, largest_b = 0, 0, 0
     for b in bursts:
@@ -69,7 +70,8 @@ def _row(name: str, trace: Trace, baseline: int | None) -> ReportRow:
                      trace.arrivals[0].t if trace.arrivals else None,
                      trace.first_event_at(),
                      trace.arrivals[-1].t if trace.arrivals else None,
-                     len(bursts), largest_ev, largest_b, events, verdict, note)
+                     len(bursts), largest_ev, largest_b, events, verdict, note,
+                     fix if verdict in ("buffered", "partly buffered") else "")
 
 
 def _encode_body(body: Any, headers: dict[str, str]) -> bytes | None:
@@ -102,7 +104,7 @@ async def abuffering_report(upstream_url: str, method: str = "GET", body: Any = 
     by_name = dict(zip(chosen, traces, strict=True))
     base = by_name.get("passthrough")
     baseline = event_bursts(base) if base and base.status and base.status < 400 else None
-    return [_row(n, by_name[n], baseline) for n in chosen]
+    return [_row(n, by_name[n], baseline, known[n].fix) for n in chosen]
 
 
 def buffering_report(upstream_url: str, method: str = "GET", body: Any = None,
@@ -135,7 +137,7 @@ def _secs(value: float | None) -> str:
 
 
 def format_report(rows: list[ReportRow]) -> str:
-    """The rows as a plain-text table, with one line saying what a burst is."""
+    """The rows as a plain-text table, what a burst is, and the fix for each buffered row."""
     header = ("profile", "status", "first byte", "first event", "bursts", "largest burst",
               "verdict")
     table = [header] + [
@@ -149,4 +151,7 @@ def format_report(rows: list[ReportRow]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(f"burst = bytes arriving with no gap over {BURST_GAP * 1000:.0f} ms; "
                  "verdict compares bursts that carry events with passthrough's")
+    fixes = [f"  {r.profile}: {r.fix}" for r in rows if r.fix]
+    if fixes:
+        lines += ["", "fixes:"] + fixes
     return "\n".join(lines)

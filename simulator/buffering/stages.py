@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 
 from ._http import BodyReader
+from .profiles.base import Stage
 
 
 class Deframe:
@@ -54,7 +55,7 @@ class Gzip:
     header goes out, sync-flushed, as soon as the stage is first fed).
     """
 
-    def __init__(self, inner: object, *, level: int = 6, unit: int = 1, flush_each: bool = False,
+    def __init__(self, inner: Stage, *, level: int = 6, unit: int = 1, flush_each: bool = False,
                  mem_level: int = 8) -> None:
         self.inner = inner
         self.unit = unit
@@ -65,7 +66,7 @@ class Gzip:
 
     @property
     def complete(self) -> bool:
-        return self.inner.complete  # type: ignore[attr-defined]
+        return self.inner.complete
 
     def _release(self, flush: bool) -> bytes:
         if flush:
@@ -77,7 +78,7 @@ class Gzip:
         return out
 
     def feed(self, raw: bytes) -> bytes:
-        data = self.inner.feed(raw)  # type: ignore[attr-defined]
+        data = self.inner.feed(raw)
         first, self._started = not self._started, True
         if not data:
             if first and self.flush_each:  # nginx flushes the gzip header out with the head
@@ -90,6 +91,6 @@ class Gzip:
         return self._release(self.flush_each)
 
     def finish(self) -> bytes:
-        self._pending += self._z.compress(self.inner.finish())  # type: ignore[attr-defined]
+        self._pending += self._z.compress(self.inner.finish())
         self._pending += self._z.flush(zlib.Z_FINISH)
         return self._release(True)

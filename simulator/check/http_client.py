@@ -57,6 +57,8 @@ class Trace:
     closed_at: float | None = None  # when this client disconnected on purpose
     failure: str | None = None  # a connection-level error message
     shape: str | None = None  # what the extractor recognised
+    local_port: int | None = None  # this client's socket
+    remote_port: int | None = None
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -262,6 +264,8 @@ class Stream:
                 self._finish("connect_error", f"cannot connect to {host}:{port}: "
                                               f"{exc.strerror or exc}")
                 return
+            trace.local_port = sock.getsockname()[1]
+            trace.remote_port = sock.getpeername()[1]
             loop = asyncio.get_running_loop()
             host, port, path = split_url(self.request.url)
             await loop.sock_sendall(sock, _head_bytes(self.request, host, port, path))

@@ -1,6 +1,7 @@
 """``line_endings``: write SSE line breaks as CRLF or CR instead of LF (all legal in SSE).
 
-JSON payloads never contain a raw line break, so every LF on the wire is a framing line break.
+JSON payloads never contain a raw line break, so every line break on the wire is framing. A
+format that already frames with CRLF (Gemini) is normalised to LF first, never ``\r\r\n``.
 """
 
 from __future__ import annotations
@@ -22,5 +23,5 @@ class LineEndingsFault(Fault, type="line_endings"):
         new = b"\r\n" if self.style == "crlf" else b"\r"
         for item in items:
             if isinstance(item, Frame):
-                item = Frame(item.at, item.data.replace(b"\n", new))
+                item = Frame(item.at, item.data.replace(b"\r\n", b"\n").replace(b"\n", new))
             yield item

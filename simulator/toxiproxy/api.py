@@ -42,6 +42,11 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except errors.ApiError as e:
         return _error(e)
+    except web.HTTPException:
+        raise  # aiohttp's own 404/405/413
+    except Exception as e:  # a bug: answer like Toxiproxy does for untyped errors
+        log.exception("%s %s failed", request.method, request.path)
+        return _error(errors.ApiError(str(e) or type(e).__name__, 500))
 
 
 async def _body(request: web.Request) -> Any:

@@ -26,23 +26,27 @@ log = logging.getLogger("sselab.toxiproxy")
 
 
 def split_hostport(addr: str) -> tuple[str, int]:
-    """``host:port`` / ``[v6]:port`` / ``:port`` → (host, port); ValueError with Go's words."""
+    """``host:port`` / ``[v6]:port`` / ``:port`` → (host, port); ValueError worded as Go's."""
     if addr.startswith("["):
         end = addr.find("]")
         if end < 0:
-            raise ValueError("missing ']' in address")
+            raise ValueError(f"address {addr}: missing ']' in address")
         host, rest = addr[1:end], addr[end + 1:]
         if not rest.startswith(":"):
-            raise ValueError("missing port in address")
+            raise ValueError(f"address {addr}: missing port in address")
         port_s = rest[1:]
     else:
         if ":" not in addr:
-            raise ValueError("missing port in address")
+            raise ValueError(f"address {addr}: missing port in address")
         host, _, port_s = addr.rpartition(":")
         if ":" in host:
-            raise ValueError("too many colons in address")
-    if not port_s.isdigit() or int(port_s) > 65535:
-        raise ValueError("invalid port")
+            raise ValueError(f"address {addr}: too many colons in address")
+    if not port_s:
+        return host, 0
+    if not port_s.isdigit():
+        raise ValueError(f"lookup tcp/{port_s}: unknown port")
+    if int(port_s) > 65535:
+        raise ValueError(f"address {port_s}: invalid port")
     return host, int(port_s)
 
 
@@ -55,7 +59,7 @@ async def resolve_listen(addr: str) -> tuple[str, int]:
     try:
         host, port = split_hostport(addr)
     except ValueError as e:
-        raise errors.listen_error(f"listen tcp: address {addr}: {e}") from None
+        raise errors.listen_error(f"listen tcp: {e}") from None
     if host in ("", "localhost"):
         return "127.0.0.1", port
     try:

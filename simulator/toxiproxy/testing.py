@@ -90,7 +90,10 @@ def _server(backend: str) -> Iterator[tuple[str, str]]:
     url = os.environ.get("TOXIPROXY_URL")
     binary = shutil.which(SERVER_BINARY)
     if backend != "embedded" and url:
-        yield url.rstrip("/"), "external"
+        url = url.rstrip("/")
+        if not _answers(url):
+            raise RuntimeError(f"TOXIPROXY_URL is {url}, but no Toxiproxy answers there")
+        yield url, "external"
     elif backend != "embedded" and binary:
         with _subprocess_server(binary) as api_url:
             yield api_url, "subprocess"

@@ -149,3 +149,17 @@ async def test_full_buffer_turns_mid_body_failures_into_errors(upstream: Upstrea
 def test_bad_upstream_url_names_the_field(url: str) -> None:
     with pytest.raises(ValueError, match="^upstream: "):
         BufferingProxy("nginx", url)
+
+
+async def test_early_close_mid_chunked_body_releases_what_was_held(raw_server, caplog) -> None:
+    async def early(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n8\r\ndata: a\n\r\n")
+        await writer.drain()
+        writer.close()  # a clean FIN, but the chunked body never ended
+
+    caplog.set_level(logging.WARNING, "sselab.buffering")
+    trace = await get(await raw_server(early))
+    assert trace.status == 200 and not trace.complete and trace.body == b"data: a\n"
+    assert "upstream prematurely closed connection while reading upstream" in logged(caplog)

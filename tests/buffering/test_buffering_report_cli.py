@@ -37,6 +37,8 @@ async def test_report_for_a_naive_endpoint(upstream: Upstream) -> None:
     text = format_report(rows)
     assert text.splitlines()[0].split()[:3] == ["profile", "status", "first"]
     assert re.search(r"^nginx\s+200\s+.*6 ev / \d+ B\s+buffered$", text, re.M)
+    assert "  nginx: send X-Accel-Buffering: no" in text.split("fixes:")[1]
+    assert "passthrough:" not in text.split("fixes:")[1]
 
 
 async def test_report_marks_errors(upstream: Upstream) -> None:

@@ -93,3 +93,9 @@ def test_decoder_examples_split_everywhere(stream: bytes, events: list[SSEEvent]
     cuts = sorted(rng.sample(range(len(stream)), min(5, len(stream))))
     parts = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
     assert list(parse(parts)) == events
+
+
+def test_crlf_fault_on_a_crlf_format_does_not_double() -> None:
+    data = b"".join(frames("gemini", "unicode", LineEndingsFault(style="crlf")))
+    assert b"\r\r" not in data and b"\r\n" in data
+    assert list(parse([data])) == list(parse(frames("gemini", "unicode")))

@@ -10,6 +10,7 @@ import random
 import httpx2
 import pytest
 from _live_server import LiveFormat
+from aiohttp import web
 from google import genai
 from google.genai import errors, types
 from sdk_mock import FakeProvider, encode, make_script, random_splits
@@ -313,3 +314,34 @@ async def test_aiohttp_path_faults(aiohttp_server, fault, expected):
             assert seen in ([], ["part"]) if fault == "reset" else seen == ["part"]
     finally:
         await client.aio.aclose()
+
+
+@pytest.mark.parametrize("eol,ok", [(b"\n", True), (b"\r\n", True), (b"\r", False)])
+async def test_aiohttp_path_line_endings(aiohttp_server, eol, ok):
+    # google-genai's aiohttp reader splits lines at LF only: CR-only framing (legal SSE) arrives
+    # as one "line" and fails to parse; its httpx2 reader handles all three
+    body = encode("gemini", SHORT, REQ).replace(b"\r\n", b"\n").replace(b"\n", eol)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="text/event-stream")
+
+    app = web.Application()
+    app.router.add_post("/v1/models/{model_action}", handler)
+    server = await aiohttp_server(app)
+    client = genai.Client(api_key="x", http_options=types.HttpOptions(
+        base_url=str(server.make_url("/")), retry_options=types.HttpRetryOptions(attempts=1)))
+    try:
+        if ok:
+            chunks = [c async for c in await client.aio.models.generate_content_stream(
+                model="gemini-test", contents="hi")]
+            assert _texts(chunks) == TEXTS
+        else:
+            with pytest.raises(errors.UnknownApiResponseError):
+                [c async for c in await client.aio.models.generate_content_stream(
+                    model="gemini-test", contents="hi")]
+    finally:
+        await client.aio.aclose()
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, content=body))
+    sync = genai.Client(api_key="x", http_options=types.HttpOptions(
+        base_url="http://sselab.test", httpx_client=httpx2.Client(transport=transport)))
+    assert _texts(sync.models.generate_content_stream(model="gemini-test", contents="hi")) == TEXTS

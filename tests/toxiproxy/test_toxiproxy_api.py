@@ -211,6 +211,29 @@ def test_listen_address_in_use_500(api, upstreams, healthy):
     assert api.get("/proxies/clash").status_code == 404
 
 
+@pytest.mark.parametrize(("listen", "error"), [
+    ("local373", "listen tcp: address local373: missing port in address"),
+    ("127.0.0.1:99999", "listen tcp: address 99999: invalid port"),
+])
+def test_bad_listen_address_500(api, upstreams, listen, error, healthy):
+    resp = api.post("/proxies", json={"name": "bad", "upstream": upstreams.start(),
+                                      "listen": listen})
+    assert resp.status_code == 500
+    assert resp.json()["error"] == error
+    assert api.get("/proxies/bad").status_code == 404
+
+
+def test_ipv6_and_localhost_listen(api, upstreams, connect, net):
+    resp = api.post("/proxies", json={"name": "lh", "upstream": upstreams.start(),
+                                      "listen": "localhost:0"})
+    assert resp.status_code == 201 and resp.json()["listen"].startswith("127.0.0.1:")
+    if socket.has_ipv6:
+        resp = api.post("/proxies", json={"name": "v6", "upstream": upstreams.start(),
+                                          "listen": "[::1]:0"})
+        assert resp.status_code == 201 and resp.json()["listen"].startswith("[::1]:")
+        net.rtt(connect(resp.json()["listen"]))
+
+
 def test_upstream_refusing_connections(tp, connect, net, healthy):
     with socket.create_server(("127.0.0.1", 0)) as s:
         dead = f"127.0.0.1:{s.getsockname()[1]}"  # closed below: connecting is refused

@@ -64,6 +64,13 @@ def test_toxiproxy_url_is_used_and_cleaned(monkeypatch, upstreams):
         assert external.server.collection.proxies == {}  # all proxies removed after use
 
 
+def test_toxiproxy_url_not_answering_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("TOXIPROXY_URL", "http://127.0.0.1:9")  # discard port: nothing there
+    with pytest.raises(RuntimeError, match="no Toxiproxy answers there"):
+        with toxiproxy_client():
+            pass
+
+
 def test_server_binary_on_path_is_started_on_a_free_port(monkeypatch, tmp_path, upstreams,
                                                          connect, net):
     # A stand-in for toxiproxy-server taking its --host/--port flags: sselab's own CLI.

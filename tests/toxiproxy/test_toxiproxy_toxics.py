@@ -74,8 +74,9 @@ def test_slicer_sizes_seen_by_a_raw_reader(tp, upstreams, connect, net):
     s = connect(proxy)
     s.sendall(b"go")
     reads = []
-    while sum(reads) < len(payload):
+    while sum(reads) < len(payload) and len(reads) < 10_000:
         reads.append(len(s.recv(65536)))
+        assert reads[-1], "closed early"
     assert sum(reads) == len(payload)
     small = [n for n in reads if n <= avg + var]
     assert len(small) >= 0.9 * len(reads), reads  # a busy reader may see two slices at once
@@ -137,7 +138,10 @@ def test_reset_peer_immediate_and_live(tp, upstreams, connect, net):
     proxy.add_toxic(type="reset_peer", attributes={"timeout": 0})  # on the live connection
     s.sendall(b"hello")
     how, waited = net.wait_closed(s)
-    assert how == "reset" and waited < 0.2
+    assert waited < 0.2
+    # Toxiproxy sets SO_LINGER 0 only on connections that start with a reset_peer toxic, so
+    # one added later ends in a plain close there; sselab always resets.
+    assert how == "reset" or tp.is_real
 
 
 def test_slow_close_delays_the_close_only(tp, upstreams, connect, net):

@@ -1,4 +1,5 @@
-"""Toxicity is applied once, by the runner: a toxic that is not rolled acts as noop."""
+"""The runner: toxicity is rolled once per stage (an unrolled toxic acts as noop); a toxic
+that raises ends its connection, not the server."""
 
 from simulator.toxiproxy.toxics.latency import Latency
 from simulator.toxiproxy.toxics.limit_data import LimitData
@@ -23,3 +24,18 @@ async def test_roll_is_once_per_stage(run):
     runs = [run(Latency(latency=0), toxicity=0.5) for _ in range(200)]
     active = sum(r.stage.active for r in runs)
     assert 60 < active < 140
+
+
+class _Broken:
+    wire_name = "broken"
+
+    async def pipe(self, stub):
+        await stub.recv()
+        raise RuntimeError("bug in a toxic")
+
+
+async def test_a_failing_toxic_closes_its_connection_only(run, caplog):
+    r = run(_Broken())
+    r.feed(b"x")
+    assert await r.wait_end() == "close"
+    assert "bug in a toxic" in caplog.text

@@ -1,0 +1,1 @@
+"""Browser end-to-end suite for the reference app (Playwright, real Chromium)."""
