@@ -18,7 +18,8 @@ UNICODE_SPLIT = """
 name: e2e-unicode-split
 description: Multi-byte text one character a token, split into random 1-16 byte writes.
 response:
-  text: "Grüße aus Köln — 日本語のテキスト、絵文字 🚀✨ und Ελληνικά! Crème brûlée, 寿司 🍣, naïve façade. Ещё: ok."
+  text: "Grüße aus Köln — 日本語のテキスト、絵文字 🚀✨ und Ελληνικά!
+    Crème brûlée, 寿司 🍣, naïve façade. Ещё: ok."
 tokenize: chars
 timing: {ttft_ms: 100, token_ms: 45}
 faults:
@@ -29,7 +30,8 @@ CODE_BLOCK = """
 name: e2e-code-block
 description: An answer with a fenced code block, a word a token.
 response:
-  text: "Here is the loop:\\n```python\\nfor i in range(3):\\n    print(i)\\n```\\nThat prints three lines."
+  text: "Here is the loop:\\n```python\\nfor i in range(3):\\n    print(i)\\n```\\nThat prints
+    three lines."
 tokenize: words
 timing: {ttft_ms: 100, token_ms: 120}
 """

@@ -56,6 +56,14 @@ class _Common:
     def reset(self) -> None:
         self.recorder.reset()
 
+    def _poll(self, predicate: Callable[[RequestRecord], bool] | None, deadline: float,
+              timeout: float) -> RequestRecord | None:
+        found = self.recorder.find(predicate or (lambda r: r.done))
+        if found is None and time.monotonic() > deadline:
+            raise TimeoutError(f"no matching request within {timeout:g} s "
+                               f"({self.call_count} recorded)")
+        return found
+
     def add_scenario(self, scenario: Scenario | str) -> Scenario:
         """Add (or replace) a scenario, given as a Scenario or YAML text, while running."""
         if isinstance(scenario, str):
@@ -90,11 +98,12 @@ class Simulator(_Common):
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
                  scenario_dirs: Iterable[str | Path] = (), scenarios: Iterable[Scenario] = (),
-                 default_scenario: str = "default", max_stall: float = 300.0) -> None:
+                 default_scenario: str = "default", max_stall: float = 300.0,
+                 on_finish: Callable[[RequestRecord], None] | None = None) -> None:
         self.host, self.port = host, port
         self._scenario_dirs, self._extra = list(scenario_dirs), list(scenarios)
         self.default_scenario, self.max_stall = default_scenario, max_stall
-        self.recorder = Recorder()
+        self.recorder = Recorder(on_finish=on_finish)
         self._runner: web.AppRunner | None = None
         self._state = None
 
@@ -135,16 +144,10 @@ class Simulator(_Common):
     async def wait_for(self, predicate: Callable[[RequestRecord], bool] | None = None, *,
                        timeout: float = 5.0) -> RequestRecord:
         """Wait until a request matching ``predicate`` (default: any finished one) exists."""
-        pred = predicate or (lambda r: r.done)
         deadline = time.monotonic() + timeout
-        while True:
-            found = self.recorder.find(pred)
-            if found is not None:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no matching request within {timeout:g} s "
-                                   f"({self.call_count} recorded)")
+        while (found := self._poll(predicate, deadline, timeout)) is None:
             await asyncio.sleep(0.002)
+        return found
 
 
 class SimulatorThread(_Common):
@@ -207,13 +210,8 @@ class SimulatorThread(_Common):
 
     def wait_for(self, predicate: Callable[[RequestRecord], bool] | None = None, *,
                  timeout: float = 5.0) -> RequestRecord:
-        pred = predicate or (lambda r: r.done)
+        """Wait until a request matching ``predicate`` (default: any finished one) exists."""
         deadline = time.monotonic() + timeout
-        while True:
-            found = self.recorder.find(pred)
-            if found is not None:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no matching request within {timeout:g} s "
-                                   f"({self.call_count} recorded)")
+        while (found := self._poll(predicate, deadline, timeout)) is None:
             time.sleep(0.002)
+        return found

@@ -66,14 +66,20 @@ def _scenario_dirs_option(f: object) -> object:
               help="Scenario for requests that name none.")
 @click.option("--max-stall", default=300.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds after which a 'forever' stall is closed.")
+@click.option("--quiet", is_flag=True, help="Do not log a line per finished request.")
 def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenario: str,
-          max_stall: float) -> None:
+          max_stall: float, quiet: bool) -> None:
     """Run the simulator until Ctrl-C."""
     from .api import Simulator
+    from .server.recorder import log_line
+
+    def log(rec: object) -> None:
+        click.echo(log_line(rec))  # type: ignore[arg-type]
 
     async def run() -> None:
         sim = Simulator(host=host, port=port, scenario_dirs=scenario_dirs,
-                        default_scenario=default_scenario, max_stall=max_stall)
+                        default_scenario=default_scenario, max_stall=max_stall,
+                        on_finish=None if quiet else log)
         await sim.start()
         click.echo(f"sselab simulator listening on {sim.base_url}")
         click.echo(f"  OpenAI:    {sim.base_url}/v1   Anthropic: {sim.base_url}")

@@ -152,6 +152,21 @@ async def _complete(request: web.Request, record: RequestRecord, fmt: WireFormat
                            headers=headers, due=last.at if last else 0.0)
 
 
+async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Browsers may call the simulator straight from a dev server on another origin."""
+    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    response.headers.setdefault("Access-Control-Expose-Headers", "*")
+
+
+async def _preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers={
+        "Access-Control-Allow-Methods": "GET, POST, PUT, OPTIONS",
+        "Access-Control-Allow-Headers": request.headers.get(
+            "Access-Control-Request-Headers", "*"),
+        "Access-Control-Max-Age": "600",
+    })
+
+
 def create_app(scenarios: Mapping[str, Scenario], default_scenario: str = "default", *,
                max_stall: float = 300.0, recorder: Recorder | None = None) -> web.Application:
     """The simulator as an aiohttp application (run it with ``handler_cancellation=True``)."""
@@ -166,5 +181,7 @@ def create_app(scenarios: Mapping[str, Scenario], default_scenario: str = "defau
         handler = _handler(fmt)
         for method, path in fmt.routes:
             app.router.add_route(method, path, handler)
+    app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
     app.router.add_route("*", "/{tail:.*}", control.no_route)
+    app.on_response_prepare.append(_cors_headers)
     return app

@@ -48,6 +48,7 @@ class RequestRecord:
     bytes_written: int = 0
     max_writes: int = 100_000
     writes_dropped: int = 0
+    on_finish: Callable[[RequestRecord], None] | None = field(default=None, repr=False)
 
     # -- recording (called by the writer only) --
     def wrote(self, at: float, nbytes: int, drain: float, late: float = 0.0) -> None:
@@ -66,6 +67,8 @@ class RequestRecord:
             self.ended = time.monotonic() if at is None else at
             if outcome == "client_disconnected":
                 self.client_disconnected = self.ended
+            if self.on_finish is not None:
+                self.on_finish(self)
 
     # -- reading --
     @property
@@ -112,13 +115,16 @@ class RequestRecord:
 class Recorder:
     """Keeps the most recent ``limit`` requests, in arrival order."""
 
-    def __init__(self, limit: int = 10_000) -> None:
+    def __init__(self, limit: int = 10_000,
+                 on_finish: Callable[[RequestRecord], None] | None = None) -> None:
+        self.on_finish = on_finish
         self._records: deque[RequestRecord] = deque(maxlen=limit)
         self._by_id: dict[str, RequestRecord] = {}
         self._ids = itertools.count(1)
 
     def new(self, method: str, path: str) -> RequestRecord:
-        rec = RequestRecord(f"req_{next(self._ids):06d}", method, path, time.monotonic())
+        rec = RequestRecord(f"req_{next(self._ids):06d}", method, path, time.monotonic(),
+                            on_finish=self.on_finish)
         if len(self._records) == self._records.maxlen:
             self._by_id.pop(self._records[0].id, None)
         self._records.append(rec)
@@ -156,3 +162,12 @@ class Recorder:
 
     def find(self, predicate: Callable[[RequestRecord], bool]) -> RequestRecord | None:
         return next((r for r in reversed(self._records) if predicate(r)), None)
+
+
+def log_line(rec: RequestRecord) -> str:
+    """One line per finished request, for ``sselab serve``'s log."""
+    took = (rec.ended - rec.received) * 1000 if rec.ended is not None else 0.0
+    extra = f" ({rec.error})" if rec.error else ""
+    return (f"{rec.id} {rec.method} {rec.path} scenario={rec.scenario or '-'} "
+            f"status={rec.status or '-'} {rec.outcome} {rec.bytes_written}B "
+            f"{len(rec.writes) + rec.writes_dropped} writes {took:.0f}ms{extra}")

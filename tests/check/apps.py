@@ -11,7 +11,8 @@ no_idle_timeout      an upstream that stalls is waited on forever
 naive_utf8           each network read is decoded on its own (breaks split characters)
 unbounded_readahead  a reader task drains the upstream into an unbounded queue
 no_headers           no Cache-Control / X-Accel-Buffering headers
-crosstalk            concurrent streams share one output queue (a global, by mistake)
+crosstalk            every response subscribes to one global channel (a fixed name, by
+                     mistake), so concurrent streams receive each other's tokens
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from simulator.sse_parse import SSEDecoder, SSEEvent
 
 FLAGS = ("no_abort", "buffered", "swallow_errors", "no_idle_timeout", "naive_utf8",
          "unbounded_readahead", "no_headers", "crosstalk")
-_SHARED: asyncio.Queue | None = None
+_CHANNEL: list[asyncio.Queue] = []  # the crosstalk bug: one channel for every response
 
 
 def _sse(event: str, data: dict) -> bytes:
@@ -98,7 +99,6 @@ def create_relay_app(upstream: str, *, flags: tuple[str, ...] = (),
     tasks: set[asyncio.Task] = set()
 
     async def chat(request: web.Request) -> web.StreamResponse:
-        global _SHARED
         body = await request.json()
         headers = {"Content-Type": "text/event-stream"}
         if "no_headers" not in flags_set:
@@ -107,45 +107,59 @@ def create_relay_app(upstream: str, *, flags: tuple[str, ...] = (),
         await resp.prepare(request)
         session: aiohttp.ClientSession = request.app["session"]
         events = _upstream_events(session, upstream, body, flags_set, idle_timeout)
+        # bounded (backpressure reaches the upstream) unless the flag says otherwise
+        queue: asyncio.Queue = asyncio.Queue(0 if "unbounded_readahead" in flags_set else 4)
+        subscribers = _CHANNEL if "crosstalk" in flags_set else [queue]
         if "crosstalk" in flags_set:
-            _SHARED = _SHARED or asyncio.Queue()
-        queue: asyncio.Queue = _SHARED if "crosstalk" in flags_set else asyncio.Queue()
-        detached = {"no_abort", "unbounded_readahead", "crosstalk"} & flags_set
+            _CHANNEL.append(queue)
 
         async def pump() -> None:
-            async for item in events:
-                await queue.put(item)
-            await queue.put(None)
-
-        if detached:
-            task = asyncio.get_running_loop().create_task(pump())
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            source = _drain(queue)
-        else:
-            source = events
-        collected: list[bytes] = []
-        async for kind, value in source:
-            if kind == "token":
-                frame = _sse("token", {"text": value})
-            elif kind == "error" and "swallow_errors" not in flags_set:
-                frame = _sse("error", {"message": value, "kind": "upstream"})
-            else:
-                frame = _sse("done", {})
-            if "buffered" in flags_set:
-                collected.append(frame)
-                continue
             try:
-                await resp.write(frame)
-            except ConnectionError:
-                if "no_abort" in flags_set:
-                    continue  # keeps going (and keeps the upstream busy)
-                raise
-            if kind != "token":
-                break
-        if collected:
-            await resp.write(b"".join(collected))
-        await resp.write_eof()
+                async with contextlib.aclosing(events):
+                    async for item in events:
+                        for q in list(subscribers):
+                            await q.put((id(queue), item))
+            except Exception as exc:  # noqa: BLE001 - the fixture reports, never crashes
+                await queue.put((id(queue), ("error", str(exc))))
+            await queue.put((id(queue), None))
+
+        task = asyncio.get_running_loop().create_task(pump())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        collected: list[bytes] = []
+        try:
+            while True:
+                owner, item = await queue.get()
+                if item is None:
+                    if owner == id(queue):
+                        break
+                    continue
+                kind, value = item
+                if kind == "token":
+                    frame = _sse("token", {"text": value})
+                elif kind == "error" and "swallow_errors" not in flags_set:
+                    frame = _sse("error", {"message": value, "kind": "upstream"})
+                else:
+                    frame = _sse("done", {})
+                if "buffered" in flags_set:
+                    collected.append(frame)
+                else:
+                    try:
+                        await resp.write(frame)
+                    except ConnectionError:
+                        if "no_abort" in flags_set:
+                            continue  # keeps going (and keeps the upstream busy)
+                        raise
+                if kind != "token" and owner == id(queue):
+                    break
+            if collected:
+                await resp.write(b"".join(collected))
+            with contextlib.suppress(ConnectionError):
+                await resp.write_eof()
+        finally:
+            if queue in _CHANNEL:
+                _CHANNEL.remove(queue)
+            task.cancel()
         return resp
 
     async def on_startup(app: web.Application) -> None:
@@ -164,14 +178,6 @@ def create_relay_app(upstream: str, *, flags: tuple[str, ...] = (),
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
-
-
-async def _drain(queue: asyncio.Queue) -> AsyncIterator[tuple[str, str]]:
-    while True:
-        item = await queue.get()
-        if item is None:
-            return
-        yield item
 
 
 @dataclass

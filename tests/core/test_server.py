@@ -220,3 +220,28 @@ def test_split_scenarios_reassemble_through_the_server(sim_thread: SimulatorThre
         sim_thread, "find_by_scenario") else sim_thread.recorder.find(
         lambda r: r.scenario == "split-one-byte")
     assert all(w[1] == 1 for w in one_byte.writes)
+
+
+async def test_cors_preflight_and_headers(sim: Simulator) -> None:
+    async with httpx.AsyncClient() as c:
+        pre = await c.options(sim.url(CHAT), headers={
+            "Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-sselab-scenario"})
+        r = await c.post(sim.url(CHAT), json=body(stream=False),
+                         headers={"Origin": "http://localhost:3000"})
+    assert pre.status_code == 204
+    assert pre.headers["access-control-allow-origin"] == "*"
+    assert "x-sselab-scenario" in pre.headers["access-control-allow-headers"]
+    assert r.headers["access-control-allow-origin"] == "*"
+
+
+def test_serve_logs_one_line_per_finished_request() -> None:
+    from simulator.server.recorder import log_line
+
+    lines: list[str] = []
+    with SimulatorThread(on_finish=lambda rec: lines.append(log_line(rec))) as s:
+        httpx.post(s.url(CHAT), json=body("http-429"))
+        httpx.post(s.url(CHAT), json=body(stream=False))
+    assert len(lines) == 2
+    assert "scenario=http-429 status=429 http_error" in lines[0]
+    assert "scenario=default status=200 completed" in lines[1]

@@ -53,6 +53,10 @@ async def run(ctx: CheckContext) -> CheckResult:
                              (ended, "endpoint gave up", "error")])
     if trace.end is None:
         await stream.disconnect("timeout")
+    if timeout is not None and timeout < -0.05:
+        return ctx.result("fail", f"the stream ended with {describe_end(stream)} before the "
+                                  f"upstream stalled, after {measurements['client_tokens']} of "
+                                  f"{STALL_AFTER} tokens", measurements, [], [timeline])
     if timeout is None:
         extra = f" (it sent {keepalives} keep-alives: the connection stays up, the answer " \
                 "never resumes)" if keepalives else ""
