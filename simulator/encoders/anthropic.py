@@ -38,8 +38,6 @@ Deliberate differences:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import string
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -56,7 +54,16 @@ from ..script.events import (
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
-    Usage,
+)
+from ._common import (
+    finish_reason,
+    json_str,
+    model_field,
+    parse_arguments,
+    retry_after,
+    seed_digest,
+    started_call,
+    usage_counts,
 )
 from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .sse_frame import sse, sse_json
@@ -78,12 +85,12 @@ ERROR_TYPE_BY_KIND = {
 }
 
 PING = sse_json({"type": "ping"}, event="ping")
-_json_str = json.JSONEncoder(ensure_ascii=False).encode  # == json.dumps(s, ensure_ascii=False)
 _B62 = string.digits + string.ascii_letters
 
 
-def _b62(seed: str, n: int) -> str:
-    num = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
+def _b62(digest: bytes, n: int) -> str:
+    """``n`` base-62 digits of the whole digest read as one number (room for 40 characters)."""
+    num = int.from_bytes(digest, "big")
     out = []
     for _ in range(n):
         num, r = divmod(num, 62)
@@ -92,7 +99,7 @@ def _b62(seed: str, n: int) -> str:
 
 
 def message_id(script: Script, req: RequestInfo) -> str:
-    return "msg_01" + _b62(f"{script.seed}:{req.request_id}:msg", 22)
+    return "msg_01" + _b62(seed_digest(script, req, "msg"), 22)
 
 
 def tool_use_id(call_id: str) -> str:
@@ -103,26 +110,7 @@ def tool_use_id(call_id: str) -> str:
 
 
 def _signature(script: Script, req: RequestInfo, block: int) -> str:
-    return "Eq" + _b62(f"{script.seed}:{req.request_id}:sig{block}", 40)
-
-
-def _stop_reason(reason: str) -> str:
-    try:
-        return STOP_REASONS[reason]
-    except KeyError:
-        raise ValueError(
-            f"Finish.reason: unknown {reason!r}; expected one of {', '.join(STOP_REASONS)}"
-        ) from None
-
-
-def _usage(script: Script) -> tuple[int, int]:
-    last = None
-    for t in script.events:
-        if type(t.event) is Usage:
-            last = t.event
-    if last is not None:
-        return last.input_tokens, last.output_tokens
-    return script.input_tokens, script.output_tokens
+    return "Eq" + _b62(seed_digest(script, req, f"sig{block}"), 40)
 
 
 def _event(obj: dict[str, Any]) -> bytes:
@@ -189,7 +177,7 @@ class _Blocks:
 
 
 def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
-    input_tokens, output_tokens = _usage(script)
+    input_tokens, output_tokens = usage_counts(script)
     start = _message(script, req, [], None, input_tokens, 1)
     yield Frame(0.0, _event({"type": "message_start", "message": start}))
     yield Frame(0.0, PING)
@@ -207,7 +195,7 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
                     yield Frame(at, data)
                 kind = want
             head, tail = blocks.text_tpl  # type: ignore[misc]
-            yield Frame(at, head + _json_str(ev.text).encode() + tail)
+            yield Frame(at, head + json_str(ev.text).encode() + tail)
         elif t is ToolCallStart:
             block = {"type": "tool_use", "id": tool_use_id(ev.call_id), "name": ev.name,
                      "input": {}}
@@ -216,11 +204,11 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
             blocks.by_tool[ev.index] = blocks.current  # type: ignore[assignment]
             kind = "tool_use"
         elif t is ToolCallDelta:
-            index = _tool_block(blocks, ev.index)
+            index = started_call(blocks.by_tool, ev.index)
             yield Frame(at, _event({"type": "content_block_delta", "index": index, "delta": {
                 "type": "input_json_delta", "partial_json": ev.arguments}}))
         elif t is ToolCallEnd:
-            index = _tool_block(blocks, ev.index)
+            index = started_call(blocks.by_tool, ev.index)
             if index in blocks.open:
                 for data in blocks.stop(index):
                     yield Frame(at, data)
@@ -232,7 +220,8 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
             kind = None
             yield Frame(at, _event({
                 "type": "message_delta",
-                "delta": {"stop_reason": _stop_reason(ev.reason), "stop_sequence": None},
+                "delta": {"stop_reason": finish_reason(STOP_REASONS, ev.reason),
+                          "stop_sequence": None},
                 "usage": {"output_tokens": output_tokens}}))
             if script.terminate:
                 yield Frame(at, _event({"type": "message_stop"}))
@@ -244,28 +233,11 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
             yield Frame(at, sse(ev.raw, event="content_block_delta"))
         elif isinstance(ev, CONTROL_EVENTS):
             yield timed
-        # Usage: no frame of its own (see _usage)
-
-
-def _tool_block(blocks: _Blocks, tool_index: int) -> int:
-    try:
-        return blocks.by_tool[tool_index]
-    except KeyError:
-        raise ValueError(
-            f"ToolCallDelta/ToolCallEnd.index: {tool_index} has no ToolCallStart before it"
-        ) from None
-
-
-def _tool_input(call_index: int, arguments: str) -> Any:
-    try:
-        return json.loads(arguments) if arguments.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"tool_calls[{call_index}].arguments: not valid JSON ({exc.msg})") from None
+        # Usage: no frame of its own (see usage_counts)
 
 
 def _complete(script: Script, req: RequestInfo) -> dict[str, Any]:
-    input_tokens, output_tokens = _usage(script)
+    input_tokens, output_tokens = usage_counts(script)
     content: list[dict[str, Any]] = []
     if script.thinking:
         content.append({"type": "thinking", "thinking": script.thinking,
@@ -274,13 +246,9 @@ def _complete(script: Script, req: RequestInfo) -> dict[str, Any]:
         content.append({"type": "text", "text": script.text})
     for i, call in enumerate(script.tool_calls):
         content.append({"type": "tool_use", "id": tool_use_id(call.call_id), "name": call.name,
-                        "input": _tool_input(i, call.arguments)})
-    return _message(script, req, content, _stop_reason(script.finish_reason), input_tokens,
-                    output_tokens)
-
-
-def _retry_after(seconds: float) -> str:
-    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+                        "input": parse_arguments(f"tool_calls[{i}].arguments", call.arguments)})
+    return _message(script, req, content, finish_reason(STOP_REASONS, script.finish_reason),
+                    input_tokens, output_tokens)
 
 
 def _error(err: HttpError, req: RequestInfo) -> tuple[dict[str, Any], dict[str, str]]:
@@ -289,15 +257,13 @@ def _error(err: HttpError, req: RequestInfo) -> tuple[dict[str, Any], dict[str, 
             "request_id": req.request_id}
     headers = {"request-id": req.request_id}
     if err.retry_after is not None:
-        headers["retry-after"] = _retry_after(err.retry_after)
+        headers["retry-after"] = retry_after(err.retry_after)
     return body, headers
 
 
 def _inspect(body: dict[str, Any], path_params: Mapping[str, str],
              query: Mapping[str, str]) -> Inspection:
-    model = body.get("model")
-    if model is not None and not isinstance(model, str):
-        raise ValueError("model: expected a string")
+    model = model_field(body)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise ValueError("stream: expected true or false")

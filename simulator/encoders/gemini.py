@@ -45,7 +45,6 @@ Deliberate differences:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import string
 from collections.abc import Iterator, Mapping
@@ -63,8 +62,8 @@ from ..script.events import (
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
-    Usage,
 )
+from ._common import finish_reason, json_str, parse_arguments, seeded_id, usage_counts
 from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .sse_frame import sse
 
@@ -84,7 +83,6 @@ CODE_BY_KIND = {
 }
 
 _gdumps = json.JSONEncoder(separators=(",", ": "), ensure_ascii=False).encode
-_json_str = json.JSONEncoder(ensure_ascii=False).encode  # a str alone: same escaping as _gdumps
 _ID_CHARS = string.ascii_letters + string.digits + "-_"
 
 
@@ -105,44 +103,21 @@ def _frame(data: str) -> bytes:
 
 
 def response_id(script: Script, req: RequestInfo) -> str:
-    digest = hashlib.sha256(f"{script.seed}:{req.request_id}:rid".encode()).digest()
-    return "".join(_ID_CHARS[b % 64] for b in digest[:23])
-
-
-def _usage(script: Script) -> tuple[int, int]:
-    last = None
-    for t in script.events:
-        if type(t.event) is Usage:
-            last = t.event
-    if last is not None:
-        return last.input_tokens, last.output_tokens
-    return script.input_tokens, script.output_tokens
-
-
-def _finish_reason(reason: str) -> str:
-    try:
-        return FINISH_REASONS[reason]
-    except KeyError:
-        raise ValueError(f"Finish.reason: unknown {reason!r}; expected one of "
-                         f"{', '.join(FINISH_REASONS)}") from None
+    return seeded_id(script, req, "rid", _ID_CHARS, 23)
 
 
 def _args(where: str, arguments: str) -> Any:
-    try:
-        return json.loads(arguments) if arguments.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{where}: not valid JSON ({exc.msg}); Gemini sends tool arguments "
-                         "as a JSON object") from None
+    return parse_arguments(where, arguments, "; Gemini sends tool arguments as a JSON object")
 
 
 class _Chunks:
     """Builds GenerateContentResponse chunks for one response."""
 
     def __init__(self, script: Script, req: RequestInfo) -> None:
-        self.input_tokens, self.output_tokens = _usage(script)
+        self.input_tokens, self.output_tokens = usage_counts(script)
         self.tail = {"modelVersion": req.model or DEFAULT_MODEL,
                      "responseId": response_id(script, req)}
-        head, _, tail = self.chunk([{"text": "\0"}]).partition(_json_str("\0").encode())
+        head, _, tail = self.chunk([{"text": "\0"}]).partition(json_str("\0").encode())
         self.text_head, self.text_tail = head, tail  # the hot path: head + json(text) + tail
 
     def usage(self, final: bool) -> dict[str, int]:
@@ -177,7 +152,7 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
         ev, at = timed.event, timed.at
         t = type(ev)
         if t is TextDelta:
-            yield Frame(at, head + _json_str(ev.text).encode() + tail)
+            yield Frame(at, head + json_str(ev.text).encode() + tail)
         elif t is ThinkingDelta:
             yield Frame(at, chunks.chunk([{"text": ev.text, "thought": True}]))
         elif t is ToolCallStart:
@@ -194,7 +169,8 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
             if parts:
                 yield Frame(at, chunks.chunk(parts))
             if script.terminate:
-                yield Frame(at, chunks.chunk([{"text": ""}], _finish_reason(ev.reason)))
+                finish = finish_reason(FINISH_REASONS, ev.reason)
+                yield Frame(at, chunks.chunk([{"text": ""}], finish))
         elif t is ErrorEvent:
             code = CODE_BY_KIND.get(ev.kind, 500)
             yield Frame(at, _frame(_gdumps({"error": {
@@ -216,7 +192,7 @@ def _complete(script: Script, req: RequestInfo) -> dict[str, Any]:
         parts.append({"functionCall": {"name": call.name,
                                        "args": _args(f"tool_calls[{i}].arguments",
                                                      call.arguments)}})
-    return _Chunks(script, req).body(parts, _finish_reason(script.finish_reason))
+    return _Chunks(script, req).body(parts, finish_reason(FINISH_REASONS, script.finish_reason))
 
 
 def _error(err: HttpError, req: RequestInfo) -> tuple[dict[str, Any], dict[str, str]]:

@@ -38,8 +38,6 @@ returns the whole answer as one JSON object, and request errors answer
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -55,37 +53,31 @@ from ..script.events import (
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
-    Usage,
+)
+from ._common import (
+    finish_reason,
+    json_str,
+    model_field,
+    retry_after,
+    seed_digest,
+    started_call,
+    usage_counts,
 )
 from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .sse_frame import sse, sse_json
 
-FINISH_REASONS = ("stop", "length", "tool_calls")
+FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"}  # sent as is
 TOKEN_HEAD, TOKEN_TAIL = b'event: token\ndata: {"text":', b"}\n\n"
 THINKING_HEAD = b'event: thinking\ndata: {"text":'
 
-_json_str = json.JSONEncoder(ensure_ascii=False).encode  # == json.dumps(s, ensure_ascii=False)
-
 
 def stream_id(script: Script, req: RequestInfo) -> str:
-    return "sse-" + hashlib.sha256(f"{script.seed}:{req.request_id}:sse".encode()).hexdigest()[:16]
+    return "sse-" + seed_digest(script, req, "sse").hex()[:16]
 
 
 def _usage(script: Script) -> dict[str, int]:
-    last = None
-    for t in script.events:
-        if type(t.event) is Usage:
-            last = t.event
-    if last is not None:
-        return {"input_tokens": last.input_tokens, "output_tokens": last.output_tokens}
-    return {"input_tokens": script.input_tokens, "output_tokens": script.output_tokens}
-
-
-def _finish_reason(reason: str) -> str:
-    if reason not in FINISH_REASONS:
-        raise ValueError(f"Finish.reason: unknown {reason!r}; expected one of "
-                         f"{', '.join(FINISH_REASONS)}")
-    return reason
+    input_tokens, output_tokens = usage_counts(script)
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens}
 
 
 def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
@@ -96,22 +88,23 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
         ev, at = timed.event, timed.at
         t = type(ev)
         if t is TextDelta:
-            yield Frame(at, TOKEN_HEAD + _json_str(ev.text).encode() + TOKEN_TAIL)
+            yield Frame(at, TOKEN_HEAD + json_str(ev.text).encode() + TOKEN_TAIL)
         elif t is ThinkingDelta:
-            yield Frame(at, THINKING_HEAD + _json_str(ev.text).encode() + TOKEN_TAIL)
+            yield Frame(at, THINKING_HEAD + json_str(ev.text).encode() + TOKEN_TAIL)
         elif t is ToolCallStart:
             calls[ev.index] = [ev.call_id, ev.name, ""]
         elif t is ToolCallDelta:
-            _call(calls, ev.index)[2] += ev.arguments
+            started_call(calls, ev.index)[2] += ev.arguments
         elif t is ToolCallEnd:
-            yield Frame(at, _tool_call(ev.index, _call(calls, ev.index)))
+            yield Frame(at, _tool_call(ev.index, started_call(calls, ev.index)))
             del calls[ev.index]
         elif t is Finish:
             for index in sorted(calls):
                 yield Frame(at, _tool_call(index, calls.pop(index)))
             if script.terminate:
-                yield Frame(at, sse_json({"finish_reason": _finish_reason(ev.reason),
-                                          "usage": _usage(script)}, event="done"))
+                finish = finish_reason(FINISH_REASONS, ev.reason)
+                yield Frame(at, sse_json({"finish_reason": finish, "usage": _usage(script)},
+                                         event="done"))
         elif t is ErrorEvent:
             yield Frame(at, sse_json({"message": ev.message, "kind": ev.kind}, event="error"))
             return
@@ -119,14 +112,6 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
             yield Frame(at, sse(ev.raw, event="token"))
         elif isinstance(ev, CONTROL_EVENTS):
             yield timed
-
-
-def _call(calls: dict[int, list[str]], index: int) -> list[str]:
-    try:
-        return calls[index]
-    except KeyError:
-        raise ValueError(
-            f"ToolCallDelta/ToolCallEnd.index: {index} has no ToolCallStart before it") from None
 
 
 def _tool_call(index: int, call: list[str]) -> bytes:
@@ -141,24 +126,19 @@ def _complete(script: Script, req: RequestInfo) -> dict[str, Any]:
         "thinking": script.thinking,
         "tool_calls": [{"index": i, "id": c.call_id, "name": c.name, "arguments": c.arguments}
                        for i, c in enumerate(script.tool_calls)],
-        "finish_reason": _finish_reason(script.finish_reason), "usage": _usage(script),
+        "finish_reason": finish_reason(FINISH_REASONS, script.finish_reason),
+        "usage": _usage(script),
     }
 
 
 def _error(err: HttpError, req: RequestInfo) -> tuple[dict[str, Any], dict[str, str]]:
-    headers = {}
-    if err.retry_after is not None:
-        s = err.retry_after
-        headers["retry-after"] = str(int(s)) if float(s).is_integer() else f"{s:g}"
+    headers = {} if err.retry_after is None else {"retry-after": retry_after(err.retry_after)}
     return {"error": {"message": err.message, "kind": err.kind}}, headers
 
 
 def _inspect(body: dict[str, Any], path_params: Mapping[str, str],
              query: Mapping[str, str]) -> Inspection:
-    model = body.get("model", query.get("model"))
-    if model is not None and not isinstance(model, str):
-        raise ValueError("model: expected a string")
-    return Inspection(model=model, stream=True)
+    return Inspection(model=model_field(body, query.get("model")), stream=True)
 
 
 FORMAT = register(WireFormat(

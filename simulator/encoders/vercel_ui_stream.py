@@ -39,8 +39,6 @@ Deliberate differences:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import string
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -58,6 +56,15 @@ from ..script.events import (
     ToolCallEnd,
     ToolCallStart,
 )
+from ._common import (
+    finish_reason,
+    json_str,
+    model_field,
+    parse_arguments,
+    retry_after,
+    seeded_id,
+    started_call,
+)
 from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .sse_frame import sse, sse_json
 
@@ -66,28 +73,11 @@ HEADERS = {"x-vercel-ai-ui-message-stream": "v1", "x-accel-buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"  # the ai package's own keep-alive comment
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool-calls"}
 
-_json_str = json.JSONEncoder(ensure_ascii=False).encode  # == json.dumps(s, ensure_ascii=False)
 _ALNUM = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 
 def message_id(script: Script, req: RequestInfo) -> str:
-    digest = hashlib.sha256(f"{script.seed}:{req.request_id}:uimsg".encode()).digest()
-    return "".join(_ALNUM[b % 62] for b in digest[:16])
-
-
-def _finish_reason(reason: str) -> str:
-    try:
-        return FINISH_REASONS[reason]
-    except KeyError:
-        raise ValueError(f"Finish.reason: unknown {reason!r}; expected one of "
-                         f"{', '.join(FINISH_REASONS)}") from None
-
-
-def _input(where: str, arguments: str) -> Any:
-    try:
-        return json.loads(arguments) if arguments.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{where}: not valid JSON ({exc.msg})") from None
+    return seeded_id(script, req, "uimsg", _ALNUM, 16)
 
 
 class _Parts:
@@ -104,7 +94,7 @@ class _Parts:
         self.kind, self.id = kind, f"{kind}-{self.counts[kind]}"
         self.counts[kind] += 1
         out.append(sse_json({"type": f"{kind}-start", "id": self.id}))
-        head = f'data: {{"type":"{kind}-delta","id":{_json_str(self.id)},"delta":'
+        head = f'data: {{"type":"{kind}-delta","id":{json_str(self.id)},"delta":'
         self.tpl = (head.encode(), b"}\n\n")
         return out
 
@@ -130,7 +120,7 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
                 for data in parts.start(kind):
                     yield Frame(at, data)
             head, tail = parts.tpl
-            yield Frame(at, head + _json_str(ev.text).encode() + tail)
+            yield Frame(at, head + json_str(ev.text).encode() + tail)
         elif t is ToolCallStart:
             for data in parts.end():
                 yield Frame(at, data)
@@ -138,22 +128,22 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
             yield Frame(at, sse_json({"type": "tool-input-start", "toolCallId": ev.call_id,
                                       "toolName": ev.name}))
         elif t is ToolCallDelta:
-            call = _call(calls, ev.index)
+            call = started_call(calls, ev.index)
             call[2] += ev.arguments
             yield Frame(at, sse_json({"type": "tool-input-delta", "toolCallId": call[0],
                                       "inputTextDelta": ev.arguments}))
         elif t is ToolCallEnd:
-            call_id, name, arguments = _call(calls, ev.index)
+            call_id, name, arguments = started_call(calls, ev.index)
             yield Frame(at, sse_json({
                 "type": "tool-input-available", "toolCallId": call_id, "toolName": name,
-                "input": _input(f"tool call {ev.index} arguments", arguments)}))
+                "input": parse_arguments(f"tool call {ev.index} arguments", arguments)}))
         elif t is Finish:
             for data in parts.end():
                 yield Frame(at, data)
             yield Frame(at, sse_json({"type": "finish-step"}))
             if script.terminate:
-                yield Frame(at, sse_json({"type": "finish",
-                                          "finishReason": _finish_reason(ev.reason)}))
+                finish = finish_reason(FINISH_REASONS, ev.reason)
+                yield Frame(at, sse_json({"type": "finish", "finishReason": finish}))
                 yield Frame(at, DONE)
         elif t is ErrorEvent:
             yield Frame(at, sse_json({"type": "error", "errorText": ev.message}))
@@ -166,14 +156,6 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
             yield timed
 
 
-def _call(calls: dict[int, list[str]], index: int) -> list[str]:
-    try:
-        return calls[index]
-    except KeyError:
-        raise ValueError(
-            f"ToolCallDelta/ToolCallEnd.index: {index} has no ToolCallStart before it") from None
-
-
 def _complete(script: Script, req: RequestInfo) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"type": "step-start"}]
     if script.thinking:
@@ -183,23 +165,18 @@ def _complete(script: Script, req: RequestInfo) -> dict[str, Any]:
     for i, call in enumerate(script.tool_calls):
         parts.append({"type": f"tool-{call.name}", "toolCallId": call.call_id,
                       "state": "input-available",
-                      "input": _input(f"tool_calls[{i}].arguments", call.arguments)})
+                      "input": parse_arguments(f"tool_calls[{i}].arguments", call.arguments)})
     return {"id": message_id(script, req), "role": "assistant", "parts": parts}
 
 
 def _error(err: HttpError, req: RequestInfo) -> tuple[dict[str, Any], dict[str, str]]:
-    headers = {}
-    if err.retry_after is not None:
-        s = err.retry_after
-        headers["retry-after"] = str(int(s)) if float(s).is_integer() else f"{s:g}"
+    headers = {} if err.retry_after is None else {"retry-after": retry_after(err.retry_after)}
     return {"error": {"message": err.message, "type": err.kind}}, headers
 
 
 def _inspect(body: dict[str, Any], path_params: Mapping[str, str],
              query: Mapping[str, str]) -> Inspection:
-    model = body.get("model")
-    if model is not None and not isinstance(model, str):
-        raise ValueError("model: expected a string")
+    model = model_field(body)
     messages = body.get("messages")
     if messages is not None and not isinstance(messages, list):
         raise ValueError("messages: expected a list of UI messages")

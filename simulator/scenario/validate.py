@@ -61,9 +61,33 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _utf8(value: str, where: Where, path: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start:exc.end].encode("unicode_escape").decode()
+        raise where.error(path, f"contains a lone surrogate ({bad}), which is not UTF-8: write "
+                                "the character itself, or a \\U0001F30D-style escape") from None
+    return value
+
+
+def _check_strings(value: Any, where: Where, path: str) -> None:
+    """Free-form values (tool arguments, JSON output) must be sendable as UTF-8 too."""
+    if isinstance(value, str):
+        _utf8(value, where, path)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_strings(k, where, path)
+            _check_strings(v, where, _join(path, str(k)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_strings(v, where, _join(path, i))
+
+
 def convert(tp: Any, value: Any, where: Where, path: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
+        _check_strings(value, where, path)
         return value
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
@@ -100,7 +124,7 @@ def convert(tp: Any, value: Any, where: Where, path: str) -> Any:
     if tp is str:
         if not isinstance(value, str):
             raise where.error(path, f"expected a string, got {_describe(value)}")
-        return value
+        return _utf8(value, where, path)
     raise TypeError(f"unsupported field type {tp!r} at {path}")  # a bug in sselab, not in input
 
 

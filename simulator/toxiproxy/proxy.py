@@ -169,7 +169,7 @@ class Connection:
         self.proxy._connections.discard(self)
         for side in (self.client, self.upstream):
             transport = side.transport
-            if transport is None or transport.is_closing() and not (reset or abort):
+            if transport is None or (transport.is_closing() and not (reset or abort)):
                 continue
             if reset:
                 _set_linger_zero(transport)

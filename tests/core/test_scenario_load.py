@@ -100,3 +100,12 @@ def test_directory_duplicate_names_and_unreadable(tmp_path: Path) -> None:
 def test_user_directory_overrides_builtin(tmp_path: Path) -> None:
     (tmp_path / "default.yaml").write_text("description: mine\nresponse: {text: x}\n")
     assert load_all([tmp_path])["default"].description == "mine"
+
+
+def test_lone_surrogates_are_rejected_not_sent() -> None:
+    e = err('response:\n  text: "globe \\ud83c\\udf0d"\n')
+    assert e.field == "response.text" and "lone surrogate" in str(e)
+    e = err('response:\n  tool_calls: [{name: f, arguments: {city: "\\udf0d"}}]\n')
+    assert e.field == "response.tool_calls[0].arguments.city"
+    ok = load_text('response:\n  text: "globe \\U0001F30D"\n', "ok.yaml", default_name="ok")
+    assert ok.response.text == "globe 🌍"

@@ -13,6 +13,9 @@ from typing import Any
 
 import aiohttp
 
+from reference_app import AppServer
+from simulator import Simulator, compile_scenario
+from simulator.script.events import ErrorEvent, Stall, TextDelta
 from simulator.sse_parse import SSEDecoder
 
 
@@ -71,3 +74,15 @@ async def read_events(resp: aiohttp.ClientResponse, *, stop_after_tokens: int | 
 
 
 Chat = Callable[..., Awaitable[Received]]
+AppFactory = Callable[..., Awaitable[AppServer]]
+
+
+def expected(sim: Simulator, name: str) -> str:
+    """The scenario's text up to its error or stall (all of it when there is none)."""
+    out = []
+    for timed in compile_scenario(sim.scenarios[name]).events:
+        if isinstance(timed.event, (ErrorEvent, Stall)):
+            break
+        if isinstance(timed.event, TextDelta):
+            out.append(timed.event.text)
+    return "".join(out)

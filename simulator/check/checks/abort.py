@@ -23,9 +23,10 @@ MID_STALL = {"name": "abort-stall", "response": {"faker": {"seed": 32, "words": 
              "faults": [{"type": "stall", "at_token": 5, "forever": True}]}
 LEAVE_AFTER = 5  # tokens received before the client leaves
 LEAVE_BY = 1.0  # s: leave by then even without those tokens (an endpoint that buffers)
+STALL_PAUSE = 0.3  # s into the upstream's stall before the client leaves
 
 
-async def _one(ctx: CheckContext, expected: Expected, label: str, pause: float,
+async def _one(ctx: CheckContext, expected: Expected, label: str, stalled: bool,
                ) -> CheckResult | tuple[str | None, dict[str, Any], Timeline, str]:
     """(problem or None, measurements, timeline, summary) for one disconnect; a result when
     the endpoint made no upstream call."""
@@ -35,16 +36,25 @@ async def _one(ctx: CheckContext, expected: Expected, label: str, pause: float,
         await stream.disconnect()
         return ctx.no_upstream(stream)
     want = len(expected.text_of(LEAVE_AFTER))
-    got = await stream.wait(lambda t: len(t.text) >= want, LEAVE_BY)
-    if pause:
-        await asyncio.sleep(pause)
+    if stalled:  # leave once the upstream has gone quiet, whatever the client has seen
+        due = rec.received + expected.tokens[LEAVE_AFTER - 1][0] - 0.0005
+        await ctx.until(lambda: any(t - late >= due for t, _, _, late in rec.writes), 5.0)
+        await asyncio.sleep(STALL_PAUSE)
+        got = len(stream.trace.text) >= want
+    else:
+        got = await stream.wait(lambda t: len(t.text) >= want, LEAVE_BY)
     await stream.disconnect()
     left = stream.trace.closed_at
     timeline = ctx.timeline(f"abort {label}: client leaves, upstream should close", stream,
                             [rec])
     if left is None:  # the response was over before the client could leave
-        return (f"{label}: the response ended ({describe_end(stream)}) before the client "
-                "left, so there was nothing to abort"), {}, timeline, ""
+        await ctx.until(lambda: rec.done, ctx.settings.abort_bound)
+        end = describe_end(stream)
+        if rec.done:
+            return None, {}, timeline, f"{label}: the response ended ({end}) before the " \
+                                       "client left; nothing to abort"
+        return (f"{label}: the response ended ({end}) but the endpoint left its upstream "
+                "call open"), {}, timeline, ""
     bound = ctx.settings.abort_bound
     remaining = max(0.0, rec.received + expected.tokens[-1][0] - left)
     await ctx.until(lambda: rec.done, max(bound, min(remaining, 5.0)) + 1.0)
@@ -79,9 +89,10 @@ async def _one(ctx: CheckContext, expected: Expected, label: str, pause: float,
 async def run(ctx: CheckContext) -> CheckResult:
     measurements: dict[str, Any] = {}
     problems, oks, timelines = [], [], []
-    for spec, label, pause in ((MID_STREAM, "mid-stream", 0.0), (MID_STALL, "mid-stall", 0.3)):
+    for spec, label, stalled in ((MID_STREAM, "mid-stream", False),
+                                 (MID_STALL, "mid-stall", True)):
         expected = ctx.use(spec)
-        outcome = await _one(ctx, expected, label, pause)
+        outcome = await _one(ctx, expected, label, stalled)
         if isinstance(outcome, CheckResult):
             return outcome
         problem, m, timeline, ok = outcome
