@@ -1,4 +1,5 @@
-"""The README's Python examples run as written, and its first two commands stay the set-up."""
+"""The README's ```python examples run as written (```py marks an illustration that needs
+your own app or event loop), and its first two commands stay the set-up."""
 
 from __future__ import annotations
 
