@@ -62,7 +62,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def sim() -> Iterator[SimulatorThread]:
     with SimulatorThread(max_stall=60) as s:
-        port = s._sim.port  # noqa: SLF001
+        port = int(s.base_url.rsplit(":", 1)[1])
         yield s
     assert port_closed(port), f"the simulator's port {port} is still open"
 

@@ -151,6 +151,40 @@ def expected_text(scenario: Scenario) -> str:
     return "".join(text for _, text in token_times(scenario))
 
 
+# Multi-byte text, one character a token, written to the app in random 1-16 byte pieces (so
+# reads end inside UTF-8 characters, inside JSON strings and inside `data:`), over about 4 s.
+UNICODE_SPLIT = """
+name: e2e-unicode-split
+description: Multi-byte text one character a token, split into random 1-16 byte writes.
+response:
+  text: "Grüße aus Köln — 日本語のテキスト、絵文字 🚀✨ und Ελληνικά!
+    Crème brûlée, 寿司 🍣, naïve façade. Ещё: ok."
+tokenize: chars
+timing: {ttft_ms: 100, token_ms: 45}
+faults:
+  - {type: split, mode: random, min_size: 1, max_size: 16, seed: 7, pause_ms: 1}
+"""
+
+
+def rendering_problems(chat: ChatPage, scenario: Scenario) -> list[str]:
+    """What is wrong with how the last answer reached the page (empty: nothing)."""
+    tokens = token_times(scenario)
+    duration = tokens[-1][0] - tokens[0][0]
+    problems = []
+    if chat.text() != expected_text(scenario):
+        problems.append(f"final text differs: {chat.text()!r}")
+    steps = [(t, n) for t, n in chat.steps() if n > 0]
+    lengths = [n for _, n in steps]
+    if lengths != sorted(lengths):
+        problems.append("the visible answer shrank while streaming")
+    if len(set(lengths)) < 20:
+        problems.append(f"only {len(set(lengths))} distinct rendering steps")
+    spread = steps[-1][0] - steps[0][0] if steps else 0.0
+    if spread < 0.6 * duration:
+        problems.append(f"text appeared over {spread:.2f} s of a {duration:.2f} s stream")
+    return problems
+
+
 # --- leftovers -----------------------------------------------------------------------------
 def port_closed(port: int) -> bool:
     with socket.socket() as s:

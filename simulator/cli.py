@@ -80,15 +80,15 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
         sim = Simulator(host=host, port=port, scenario_dirs=scenario_dirs,
                         default_scenario=default_scenario, max_stall=max_stall,
                         on_finish=None if quiet else log)
-        await sim.start()
-        click.echo(f"sselab simulator listening on {sim.base_url}")
-        click.echo(f"  OpenAI:    {sim.base_url}/v1   Anthropic: {sim.base_url}")
-        click.echo(f"  timeline:  {sim.base_url}/_sselab/requests   (Ctrl-C to stop)")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
+        await sim.start()
+        click.echo(f"sselab simulator listening on {sim.base_url}")
+        click.echo(f"  OpenAI:    {sim.base_url}/v1   Anthropic: {sim.base_url}")
+        click.echo(f"  timeline:  {sim.base_url}/_sselab/requests   (Ctrl-C to stop)")
         try:
             await stop.wait()
         finally:

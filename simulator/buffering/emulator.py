@@ -181,6 +181,8 @@ class BufferingProxy:
             writer.write(self._upstream_request(request, body))
             head, rest = await self._read_head(reader)
             plan = self.profile.behaviour.plan(info, head)
+            log.info("sselab proxy [%s] %s %s -> %s, %s", self.profile.name, request.method,
+                     request.path_qs, plan.status, plan.mode)
             ends_at_eof = BodyReader.for_head(head, request.method).mode == "close"
             return await self._relay(request, reader, plan, rest, ends_at_eof)
         except _Failure as failure:

@@ -154,13 +154,14 @@ class CheckContext:
         for i, rec in enumerate(records or []):
             name = f"upstream {lane}".strip() + (f" #{i + 1}" if len(records or []) > 1 else "")
             tl.lanes.append(Lane(name, "upstream",
-                                 _thin([(t - t0, n) for t, n, _, _ in rec.writes])))
+                                 _thin([(t - t0, n) for t, n, _, _ in rec.writes]),
+                                 len(rec.writes)))
             if rec.ended is not None:
-                tl.markers.append(Marker(round(rec.ended - t0, 4),
-                                         f"upstream {rec.outcome.replace('_', ' ')}",
+                tl.markers.append(Marker(round(rec.ended - t0, 4), upstream_end(rec.outcome),
                                          "upstream-end"))
         tl.lanes.append(Lane(f"client {lane}".strip(), "client",
-                             _thin([(a.at - t0, a.nbytes) for a in stream.trace.arrivals])))
+                             _thin([(a.at - t0, a.nbytes) for a in stream.trace.arrivals]),
+                             len(stream.trace.arrivals)))
         for at, label, kind in markers:
             if at is not None:
                 tl.markers.append(Marker(round(at - t0, 4), label, kind))
@@ -189,6 +190,14 @@ def _thin(points: list[tuple[float, int]], limit: int = MAX_POINTS) -> list[tupl
         b = bins.setdefault(k, [t, 0])
         b[1] += n
     return [(round(t, 4), int(n)) for t, n in bins.values()]
+
+
+def upstream_end(outcome: str) -> str:
+    """A simulator outcome in the words of a timeline marker."""
+    return {"client_disconnected": "upstream closed by the endpoint",
+            "completed": "upstream completed", "error_event": "upstream error sent",
+            "http_error": "upstream HTTP error sent", "fault_closed": "upstream closed (fault)",
+            "fault_reset": "upstream reset (fault)"}.get(outcome, f"upstream {outcome}")
 
 
 def ms(seconds: float | None) -> float | None:

@@ -149,6 +149,11 @@ class Extractor:
             self.shape = "vercel"
             self.mode = "vercel"
             return _vercel(obj)
+        if "candidates" in obj:  # Gemini-shaped
+            self._path = ("candidates", "0", "content", "parts", "0", "text")
+            self.shape = "sse-json:" + ".".join(self._path)
+            text = get_path(obj, self._path)
+            return Piece(text=text) if isinstance(text, str) else None
         if obj.get("type") == "content_block_delta":  # Anthropic-shaped
             self._path = ("delta", "text")
             self.shape = "sse-json:delta.text"

@@ -21,6 +21,7 @@ class Lane:
     label: str
     side: str  # "upstream" (what the simulator wrote) | "client" (what sselab's client read)
     points: list[tuple[float, int]] = field(default_factory=list)  # (s since t0, bytes)
+    count: int | None = None  # writes/reads before thinning (points may be time bins)
 
 
 @dataclass

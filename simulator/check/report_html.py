@@ -19,7 +19,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0}
 .meta{color:#666;margin-bottom:16px}
 table{border-collapse:collapse;width:100%;margin:8px 0 16px}
 td,th{border-bottom:1px solid #e5e5e5;padding:5px 8px;text-align:left;vertical-align:top}
-th{background:#fafafa;font-weight:600}
+th{background:#fafafa;font-weight:600}td:first-child{white-space:nowrap}
 .v{display:inline-block;min-width:44px;text-align:center;border-radius:4px;color:#fff;
 font-weight:700;font-size:12px;padding:1px 6px}
 .pass{background:#1f9d55}.warn{background:#d69e2e}.skip{background:#3182ce}

@@ -58,19 +58,21 @@ def render(tl: Timeline) -> str:
         color = COLORS.get(lane.side, "#555")
         fill = "#f4f7fd" if lane.side == "upstream" else "#f3faf5"
         total = sum(n for _, n in lane.points)
+        count = len(lane.points) if lane.count is None else lane.count
         out.append(f'<rect x="{LABEL_W}" y="{y0 + 2}" width="{plot_w}" height="{LANE_H - 4}" '
                    f'fill="{fill}"/>')
         out.append(f'<text x="{LABEL_W - 8}" y="{y0 + LANE_H / 2 + 4}" text-anchor="end" '
                    f'font-size="12" fill="{color}">{escape(lane.label)}</text>')
         out.append(f'<text x="{LABEL_W - 8}" y="{y0 + LANE_H / 2 + 16}" text-anchor="end" '
-                   f'font-size="9" fill="#888">{len(lane.points)} {_noun(lane.side)}, {total:,} B</text>')
+                   f'font-size="9" fill="#888">{count:,} {_noun(lane.side)}, '
+                   f'{total:,} B</text>')
         ticks = []
         for t, n in lane.points:
             h = 4 + (LANE_H - 14) * math.log1p(n) / math.log1p(biggest)
             ticks.append(f"M{x(t):.1f} {base}v{-h:.1f}")
         if ticks:
             out.append(f'<path d="{" ".join(ticks)}" stroke="{color}" stroke-width="1.2" '
-                       f'fill="none"><title>{escape(lane.label)}: {len(lane.points)} '
+                       f'fill="none"><title>{escape(lane.label)}: {count:,} '
                        f'{_noun(lane.side)}, {total:,} bytes'
                        f'</title></path>')
         if total:

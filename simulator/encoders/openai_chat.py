@@ -33,7 +33,6 @@ import math
 import random
 import string
 from collections.abc import Iterator, Mapping
-from json.encoder import encode_basestring  # the exact string escaper json.dumps uses
 from typing import Any
 
 from ..script.events import (
@@ -46,8 +45,8 @@ from ..script.events import (
     TextDelta,
     ToolCallDelta,
     ToolCallStart,
-    Usage,
 )
+from ._common import json_str, usage_counts
 from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .sse_frame import dumps, sse, sse_json
 
@@ -129,15 +128,6 @@ class Padding:
         return self.pool[pos:pos + n]
 
 
-def usage_counts(script: Script) -> tuple[int, int]:
-    """Token counts: the script's last Usage event, else its totals."""
-    counts = (script.input_tokens, script.output_tokens)
-    for t in script.events:
-        if isinstance(t.event, Usage):
-            counts = (t.event.input_tokens, t.event.output_tokens)
-    return counts
-
-
 # --- chat chunks ---------------------------------------------------------------------------------
 def _usage(prompt: int, completion: int) -> dict[str, Any]:
     return {
@@ -204,14 +194,14 @@ class Chunks:
         return sse_json(body)
 
     def text(self, text: str, obfuscation: str | None) -> bytes:
-        return self._text_prefix + encode_basestring(text).encode() + _close(self._mid, obfuscation)
+        return self._text_prefix + json_str(text).encode() + _close(self._mid, obfuscation)
 
     def arguments(self, index: int, fragment: str, obfuscation: str | None) -> bytes:
         prefix = self._args_prefixes.get(index)
         if prefix is None:
             prefix = self._args_prefix + b'{"index":%d,"function":{"arguments":' % index
             self._args_prefixes[index] = prefix
-        return prefix + encode_basestring(fragment).encode() + _close(self._args_mid, obfuscation)
+        return prefix + json_str(fragment).encode() + _close(self._args_mid, obfuscation)
 
 
 def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:

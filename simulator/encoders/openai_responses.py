@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
 from typing import Any
 
 from ..script.events import (
@@ -50,6 +49,7 @@ from ..script.events import (
     ToolCallEnd,
     ToolCallStart,
 )
+from ._common import json_str, usage_counts
 from .base import Frame, Item, RequestInfo, WireFormat, register
 from .openai_chat import (
     DEFAULT_MODEL,
@@ -59,7 +59,6 @@ from .openai_chat import (
     openai_error,
     openai_headers,
     seeded,
-    usage_counts,
 )
 from .sse_frame import sse, sse_json
 
@@ -188,7 +187,7 @@ class Events:
         seq = self.seq
         self.seq = seq + 1
         pad = b"" if obfuscation is None else b',"obfuscation":"' + obfuscation.encode() + b'"'
-        return (item.head + encode_basestring(fragment).encode() + item.mid + pad
+        return (item.head + json_str(fragment).encode() + item.mid + pad
                 + item.end + str(seq).encode() + item.tail)
 
     def close(self, item: _OutputItem, at: float, status: str = "completed") -> list[Frame]:

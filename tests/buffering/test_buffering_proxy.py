@@ -1,7 +1,8 @@
 """The emulating proxy on real sockets: what each profile does to one upstream stream.
 
-Upstream events are 100 ms apart; a burst ends after 40 ms of silence (measure.BURST_GAP), so
-"streams" = about one burst per event and "buffered" = one burst for everything.
+Upstream events are 150 ms apart; a burst ends after 40 ms of silence (measure.BURST_GAP), so
+"streams" = about one burst per event (at least 4 of 6 here, to survive a busy machine) and
+"buffered" = one burst for everything.
 These run against the test upstream (buffering_upstream.py); they may switch to sselab's
 simulator (``POST /sse`` + ``X-Sselab-Scenario``) once it exists.
 """
@@ -17,7 +18,7 @@ from buffering_upstream import Upstream, event_bytes
 from simulator.buffering import BufferingProxy, SyncBufferingProxy, fetch_trace
 
 GZ = {"Accept-Encoding": "gzip"}
-SMALL = "/sse?size=50&count=6"
+SMALL = "/sse?size=50&count=6&interval=0.15"
 
 
 def expected_body(count: int, size: int = 50) -> bytes:
@@ -32,14 +33,14 @@ async def trace_through(profile: str, upstream: Upstream, path: str, **kw: objec
 async def test_passthrough_streams_each_event(upstream: Upstream) -> None:
     trace = await trace_through("passthrough", upstream, SMALL)
     assert trace.status == 200 and trace.body == expected_body(6)
-    assert len(trace.bursts()) >= 5
+    assert len(trace.bursts()) >= 4
 
 
 async def test_nginx_buffers_a_short_stream_until_the_end(upstream: Upstream) -> None:
     trace = await trace_through("nginx", upstream, SMALL)
     assert trace.body == expected_body(6) and trace.complete
     assert len(trace.bursts()) == 1
-    assert trace.arrivals[0].t >= 0.4  # not even the head before the stream ends (~0.5 s)
+    assert trace.arrivals[0].t >= 0.6  # not even the head before the stream ends (~0.75 s)
     assert trace.header("server") == "nginx (sselab emulation)"
     assert upstream.requests[-1]["version"].minor == 0  # proxy_http_version 1.0
 
@@ -47,7 +48,7 @@ async def test_nginx_buffers_a_short_stream_until_the_end(upstream: Upstream) ->
 async def test_nginx_x_accel_buffering_no_streams_and_is_not_forwarded(upstream: Upstream) -> None:
     trace = await trace_through("nginx", upstream, SMALL + "&accel=no")
     assert trace.body == expected_body(6)
-    assert len(trace.bursts()) >= 5
+    assert len(trace.bursts()) >= 4
     assert trace.header("x-accel-buffering") is None
 
 
@@ -56,7 +57,7 @@ async def test_nginx_gzip_buffers_unless_x_accel_buffering_no(upstream: Upstream
     assert buffered.header("content-encoding") == "gzip"
     assert buffered.body == expected_body(6) and len(buffered.bursts()) == 1
     fixed = await trace_through("nginx-gzip", upstream, SMALL + "&accel=no", headers=GZ)
-    assert fixed.body == expected_body(6) and len(fixed.bursts()) >= 5
+    assert fixed.body == expected_body(6) and len(fixed.bursts()) >= 4
     plain = await trace_through("nginx-gzip", upstream, SMALL)  # no Accept-Encoding
     assert plain.header("content-encoding") is None
 
@@ -66,16 +67,16 @@ async def test_full_buffer_sends_everything_at_once_with_a_length(upstream: Upst
     assert trace.body == expected_body(6)
     assert trace.header("content-length") == str(len(expected_body(6)))
     assert trace.header("transfer-encoding") is None
-    assert len(trace.bursts()) == 1 and trace.arrivals[0].t >= 0.4
+    assert len(trace.bursts()) == 1 and trace.arrivals[0].t >= 0.6
 
 
 async def test_gzip_middleware_holds_events_until_the_end(upstream: Upstream) -> None:
     trace = await trace_through("gzip-middleware", upstream, SMALL, headers=GZ)
     assert trace.header("content-encoding") == "gzip" and trace.body == expected_body(6)
-    assert trace.first_event_at() >= 0.4
+    assert trace.first_event_at() >= 0.6
     fixed = await trace_through("gzip-middleware", upstream,
                                 SMALL + "&cc=no-cache,no-transform", headers=GZ)
-    assert fixed.header("content-encoding") is None and len(fixed.bursts()) >= 5
+    assert fixed.header("content-encoding") is None and len(fixed.bursts()) >= 4
 
 
 async def test_request_method_body_and_headers_reach_the_upstream(upstream: Upstream) -> None:
@@ -91,7 +92,7 @@ async def test_request_method_body_and_headers_reach_the_upstream(upstream: Upst
 async def test_sync_variant_serves_from_a_thread(upstream: Upstream) -> None:
     with SyncBufferingProxy("nginx", upstream.url) as proxy:
         trace = await fetch_trace(proxy.url + SMALL + "&accel=no", timeout=20)
-    assert trace.body == expected_body(6) and len(trace.bursts()) >= 5
+    assert trace.body == expected_body(6) and len(trace.bursts()) >= 4
 
 
 async def test_concurrent_clients_get_their_own_buffers(upstream: Upstream) -> None:

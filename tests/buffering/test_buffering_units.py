@@ -275,3 +275,17 @@ def test_public_api() -> None:
         "format_report", "get_profile", "group_bursts", "profiles"])
     for name in buffering.__all__:
         assert getattr(buffering, name) is not None
+
+
+def test_report_burst_gap_adapts_to_fast_upstreams() -> None:
+    from simulator.buffering.measure import Trace
+    from simulator.buffering.report import burst_gap_for
+
+    def spaced(step: float) -> Trace:
+        return Trace(200, arrivals=[Arrival(i * step, 50, 50 * (i + 1), i + 1)
+                                    for i in range(10)])
+
+    assert burst_gap_for(spaced(0.100)) == pytest.approx(0.040)
+    assert burst_gap_for(spaced(0.025)) == pytest.approx(0.0125)
+    assert burst_gap_for(spaced(0.002)) == pytest.approx(0.005)
+    assert burst_gap_for(None) == pytest.approx(0.040)

@@ -3,7 +3,8 @@
 Each case starts /usr/sbin/nginx with a config of our own (see buffering_real_nginx.py) and an
 emulated profile with the same directives, streams the same events through both at once, and
 asserts the same arrival pattern: burst counts within one, and the events completed at each
-burst's end within one event. Events are 100 ms apart and a burst ends after 40 ms of silence.
+burst's end within one event. Events are 150 ms apart and a burst ends after 40 ms of silence,
+so a scheduling hiccup on a busy machine would have to last over 100 ms to merge two bursts.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def assert_same_pattern(real: Trace, emulated: Trace) -> None:
 async def test_emulation_matches_real_nginx(upstream: Upstream, case: str) -> None:
     directives, behaviour, query = CASES[case]
     profile = dataclasses.replace(get_profile("nginx"), behaviour=behaviour)
-    path = f"/sse?{query}"
+    path = f"/sse?{query}&interval=0.15"
     headers = {"Accept-Encoding": "gzip"}
     with RealNginx(upstream.url, directives) as nginx:
         async with BufferingProxy(profile, upstream.url) as proxy:
@@ -72,7 +73,7 @@ async def test_emulation_matches_real_nginx(upstream: Upstream, case: str) -> No
 
 async def test_registered_nginx_profiles_match_their_configs(upstream: Upstream) -> None:
     """The shipped ``nginx`` and ``nginx-gzip`` profiles are nginx with those directives."""
-    path = "/sse?size=50&count=6"
+    path = "/sse?size=50&count=6&interval=0.15"
     headers = {"Accept-Encoding": "gzip"}
     for name, directives in (("nginx", ""), ("nginx-gzip",
                                              "gzip on; gzip_types text/event-stream;")):

@@ -24,7 +24,7 @@ def test_all_is_the_public_api() -> None:
 
 def _modules(pkg: object, skip: set[str]) -> set[str]:
     path = [str(Path(pkg.__file__).parent)]  # type: ignore[attr-defined]
-    return {m.name for m in pkgutil.iter_modules(path)} - skip
+    return {m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_")} - skip
 
 
 def test_every_encoder_module_registers_one_format() -> None:

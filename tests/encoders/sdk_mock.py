@@ -3,7 +3,7 @@
     script = make_script(TextDelta("Hi"), Finish("stop"))
     fake = FakeProvider("openai_chat", script, splits=[3, 40])
     client = openai.OpenAI(api_key="x", base_url="http://fake/v1", max_retries=0,
-                           http_client=fake.client())
+                           http_client=fake.client())  # or openai_client(fake)
 
 ``FakeProvider`` answers every request the way sselab's server would (``inspect`` the JSON body,
 ``error`` for ``script.http_error``, ``complete`` for non-streaming, ``stream`` otherwise) through
@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -44,7 +44,14 @@ from simulator.script.events import (
     Usage,
 )
 
+if TYPE_CHECKING:
+    import openai
+
 BASE_CREATED = 1_700_000_000
+# strings that test a hot path's JSON escaping: quotes, backslashes, control characters,
+# multi-byte UTF-8, the JS line separators, nothing; each format's test adds a string that would
+# end its own frame early if it were not escaped
+ESCAPE_CASES = ["plain", 'quo"te \\ back', "ctl \x00\x1f\t\r\n", "é日本🎉", "\u2028\u2029\x85", ""]
 
 
 def make_script(*events: Event, step: float = 0.01, **fields: Any) -> Script:
@@ -175,3 +182,19 @@ class FakeProvider:
         return self.http.Response(
             200, headers={**headers, "content-type": fmt.content_type},
             stream=_byte_stream_class(self.http)(chunks, end))
+
+
+def openai_client(fake: FakeProvider, **kw: Any) -> openai.OpenAI:
+    """An openai client whose requests ``fake`` answers (no retries)."""
+    import openai  # here, not at the top: the other formats' tests need not load it
+
+    return openai.OpenAI(api_key="sk-test", base_url="http://fake/v1", max_retries=0,
+                         http_client=fake.client(), **kw)
+
+
+def async_openai_client(fake: FakeProvider, **kw: Any) -> openai.AsyncOpenAI:
+    """The async twin of :func:`openai_client`."""
+    import openai
+
+    return openai.AsyncOpenAI(api_key="sk-test", base_url="http://fake/v1", max_retries=0,
+                              http_client=fake.async_client(), **kw)

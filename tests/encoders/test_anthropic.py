@@ -11,7 +11,7 @@ import anthropic
 import httpx2
 import pytest
 from _live_server import LiveFormat
-from sdk_mock import FakeProvider, encode, make_script, random_splits
+from sdk_mock import ESCAPE_CASES, FakeProvider, encode, make_script, random_splits
 
 from simulator.encoders import formats
 from simulator.encoders.anthropic import FORMAT, PING, message_id, tool_use_id
@@ -111,8 +111,7 @@ def test_exact_bytes_of_a_small_stream():
     assert encode("anthropic", script, REQ) == expected.encode()
 
 
-@pytest.mark.parametrize("text", ["plain", 'quo"te \\ back', "ctl \x00\x1f\t\r\n", "é日本🎉",
-                                  "\u2028\u2029\x85", "", "}}\n\ndata: x"])
+@pytest.mark.parametrize("text", [*ESCAPE_CASES, "}}\n\ndata: x"])
 def test_hot_path_is_byte_identical_to_the_generic_writer(text):
     script = make_script(ThinkingDelta(text), ThinkingDelta(text), TextDelta(text),
                          TextDelta(text), Finish("stop"))

@@ -13,7 +13,7 @@ from _live_server import LiveFormat
 from aiohttp import web
 from google import genai
 from google.genai import errors, types
-from sdk_mock import FakeProvider, encode, make_script, random_splits
+from sdk_mock import ESCAPE_CASES, FakeProvider, encode, make_script, random_splits
 
 from simulator.encoders import formats
 from simulator.encoders.base import Frame, RequestInfo
@@ -83,8 +83,7 @@ def test_exact_bytes_of_a_small_stream():
     assert encode("gemini", script, REQ) == expected.encode()
 
 
-@pytest.mark.parametrize("text", ["plain", 'quo"te \\ back', "ctl \x00\x1f\t\r\n", "é日本🎉",
-                                  "\u2028\u2029\x85", "", "}]\r\n\r\ndata: x"])
+@pytest.mark.parametrize("text", [*ESCAPE_CASES, "}]\r\n\r\ndata: x"])
 def test_hot_path_is_byte_identical_to_the_generic_writer(text):
     script = make_script(TextDelta(text), ThinkingDelta("t"), TextDelta(text))
     frames = [i.data for i in FORMAT.stream(script, REQ) if isinstance(i, Frame)]

@@ -9,9 +9,11 @@ import pytest
 from sdk_mock import (
     BASE_CREATED,
     FakeProvider,
+    async_openai_client,
     boundary_offsets,
     encode,
     make_script,
+    openai_client,
     random_splits,
 )
 
@@ -49,16 +51,6 @@ def req(stream_options: dict | None = None, **kw) -> RequestInfo:
         body["stream_options"] = stream_options
     return RequestInfo("req_exact", FMT, model="gpt-4o-mini", body=body, created=BASE_CREATED,
                        **kw)
-
-
-def sync_client(fake: FakeProvider, **kw) -> openai.OpenAI:
-    return openai.OpenAI(api_key="sk-test", base_url="http://fake/v1", max_retries=0,
-                         http_client=fake.client(), **kw)
-
-
-def async_client(fake: FakeProvider, **kw) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(api_key="sk-test", base_url="http://fake/v1", max_retries=0,
-                              http_client=fake.async_client(), **kw)
 
 
 def create(client: openai.OpenAI, **kw):
@@ -173,7 +165,7 @@ SHORT = make_script(TextDelta("é日本🙂"), Finish("stop"))
 
 def test_every_two_piece_split_of_a_short_stream_sync():
     fake = FakeProvider(FMT, SHORT)
-    client = sync_client(fake)
+    client = openai_client(fake)
     body = encode(FMT, SHORT, req(NO_OBFUSCATION))
     assert len(body) < 1000
     for cut in range(1, len(body)):
@@ -183,7 +175,7 @@ def test_every_two_piece_split_of_a_short_stream_sync():
 
 async def test_every_two_piece_split_of_a_short_stream_async():
     fake = FakeProvider(FMT, SHORT)
-    client = async_client(fake)
+    client = async_openai_client(fake)
     for cut in range(1, len(encode(FMT, SHORT, req(NO_OBFUSCATION)))):
         fake.splits = [cut]
         stream = await client.chat.completions.create(
@@ -193,7 +185,7 @@ async def test_every_two_piece_split_of_a_short_stream_async():
 
 def test_boundary_splits_and_byte_at_a_time_sync():
     fake = FakeProvider(FMT, SWEEP)
-    client = sync_client(fake)
+    client = openai_client(fake)
     body = encode(FMT, SWEEP, req())
     for splits in [[c] for c in boundary_offsets(body)] + [list(range(1, len(body)))]:
         fake.splits = splits
@@ -202,7 +194,7 @@ def test_boundary_splits_and_byte_at_a_time_sync():
 
 async def test_boundary_splits_and_byte_at_a_time_async():
     fake = FakeProvider(FMT, SWEEP)
-    client = async_client(fake)
+    client = async_openai_client(fake)
     body = encode(FMT, SWEEP, req())
     for splits in [[c] for c in boundary_offsets(body)] + [list(range(1, len(body)))]:
         fake.splits = splits
@@ -215,16 +207,16 @@ async def test_boundary_splits_and_byte_at_a_time_async():
 async def test_random_multi_splits_sync_and_async(seed):
     body_len = len(encode(FMT, SWEEP, req()))
     fake = FakeProvider(FMT, SWEEP, splits=random_splits(body_len, seed, count=1 + seed % 12))
-    assert deltas(create(sync_client(fake))) == (TEXTS, ARGS)
-    stream = await async_client(fake).chat.completions.create(
+    assert deltas(create(openai_client(fake))) == (TEXTS, ARGS)
+    stream = await async_openai_client(fake).chat.completions.create(
         model="gpt-4o-mini", messages=MESSAGES, stream=True)
     assert deltas([c async for c in stream]) == (TEXTS, ARGS)
 
 
 def test_stream_helper_accumulates_text_and_tool_call():
     fake = FakeProvider(FMT, SWEEP, splits=random_splits(2000, 1, 30))
-    with sync_client(fake).chat.completions.stream(model="gpt-4o-mini",
-                                                   messages=MESSAGES) as stream:
+    with openai_client(fake).chat.completions.stream(model="gpt-4o-mini",
+                                                     messages=MESSAGES) as stream:
         events = list(stream)
         final = stream.get_final_completion()
     # the role chunk's empty content surfaces as an empty delta, as with the real API
@@ -240,8 +232,8 @@ def test_stream_helper_accumulates_text_and_tool_call():
 
 async def test_stream_helper_async():
     fake = FakeProvider(FMT, SWEEP)
-    async with async_client(fake).chat.completions.stream(model="gpt-4o-mini",
-                                                          messages=MESSAGES) as stream:
+    async with async_openai_client(fake).chat.completions.stream(model="gpt-4o-mini",
+                                                                 messages=MESSAGES) as stream:
         final = await stream.get_final_completion()
     assert final.choices[0].message.content == "".join(TEXTS)
 
@@ -249,17 +241,17 @@ async def test_stream_helper_async():
 def test_usage_chunk_only_when_asked_for():
     script = make_script(TextDelta("a"), Usage(11, 1), Finish("stop"))
     fake = FakeProvider(FMT, script)
-    chunks = list(create(sync_client(fake), stream_options={"include_usage": True}))
+    chunks = list(create(openai_client(fake), stream_options={"include_usage": True}))
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 12
     assert all(c.usage is None for c in chunks[:-1])
-    plain = list(create(sync_client(fake)))
+    plain = list(create(openai_client(fake)))
     assert all(c.usage is None and c.choices for c in plain)
     assert all(b'"usage"' not in f for f in encode(FMT, script, req()).split(b"\n\n"))
 
 
 def test_headers_carry_the_request_id():
     fake = FakeProvider(FMT, SWEEP, request_id="req_abc123")
-    stream = create(sync_client(fake))
+    stream = create(openai_client(fake))
     assert stream.response.headers["x-request-id"] == "req_abc123"
     assert stream.response.headers["content-type"].startswith("text/event-stream")
 
@@ -268,7 +260,7 @@ def test_non_streaming_body_parses_into_typed_objects():
     fake = FakeProvider(FMT, make_script(TextDelta("Hé "), TextDelta("日本"),
                                          ToolCallStart(0, "call_9", "f"), ToolCallDelta(0, "{}"),
                                          Usage(4, 3), Finish("tool_calls")))
-    done = sync_client(fake).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    done = openai_client(fake).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert isinstance(done, openai.types.chat.ChatCompletion)
     assert done.object == "chat.completion" and done.model == "gpt-4o-mini"
     assert done.choices[0].message.content == "Hé 日本"
@@ -288,14 +280,14 @@ def test_mid_stream_error_raises_api_error_sync_and_after_the_text_before_it():
                                           TextDelta("never")))
     seen = []
     with pytest.raises(openai.APIError) as info:
-        for chunk in create(sync_client(fake)):
+        for chunk in create(openai_client(fake)):
             seen.append(chunk)
     assert type(info.value) is openai.APIError  # not an APIStatusError: the status was 200
     assert info.value.message == "Overloaded"
     assert info.value.body == {"message": "Overloaded", "type": "service_unavailable_error",
                                "param": None, "code": "server_is_overloaded"}
     assert deltas(seen)[0] == ["before ", "é"]
-    with sync_client(fake).chat.completions.stream(model="m", messages=MESSAGES) as helper:
+    with openai_client(fake).chat.completions.stream(model="m", messages=MESSAGES) as helper:
         with pytest.raises(openai.APIError):
             list(helper)
     body = encode(FMT, fault_script(ErrorEvent("x")), req())
@@ -305,7 +297,7 @@ def test_mid_stream_error_raises_api_error_sync_and_after_the_text_before_it():
 
 async def test_mid_stream_error_raises_api_error_async():
     fake = FakeProvider(FMT, fault_script(ErrorEvent("Rate limited", "rate_limit")))
-    stream = await async_client(fake).chat.completions.create(
+    stream = await async_openai_client(fake).chat.completions.create(
         model="gpt-4o-mini", messages=MESSAGES, stream=True)
     with pytest.raises(openai.APIError) as info:
         async for _ in stream:
@@ -316,11 +308,11 @@ async def test_mid_stream_error_raises_api_error_async():
 async def test_malformed_frame_raises_json_decode_error_sync_and_async():
     fake = FakeProvider(FMT, fault_script(Malformed(), Finish("stop")))
     with pytest.raises(json.JSONDecodeError):
-        list(create(sync_client(fake)))
-    with sync_client(fake).chat.completions.stream(model="m", messages=MESSAGES) as helper:
+        list(create(openai_client(fake)))
+    with openai_client(fake).chat.completions.stream(model="m", messages=MESSAGES) as helper:
         with pytest.raises(json.JSONDecodeError):
             list(helper)
-    stream = await async_client(fake).chat.completions.create(
+    stream = await async_openai_client(fake).chat.completions.create(
         model="gpt-4o-mini", messages=MESSAGES, stream=True)
     with pytest.raises(json.JSONDecodeError):
         async for _ in stream:
@@ -331,15 +323,15 @@ async def test_missing_done_is_silent_sync_async_and_helper():
     script = fault_script(Finish("stop"), terminate=False)
     assert not encode(FMT, script, req()).endswith(b"data: [DONE]\n\n")
     fake = FakeProvider(FMT, script)
-    assert deltas(create(sync_client(fake)))[0] == ["before ", "é"]
-    stream = await async_client(fake).chat.completions.create(
+    assert deltas(create(openai_client(fake)))[0] == ["before ", "é"]
+    stream = await async_openai_client(fake).chat.completions.create(
         model="gpt-4o-mini", messages=MESSAGES, stream=True)
     assert deltas([c async for c in stream])[0] == ["before ", "é"]
-    with sync_client(fake).chat.completions.stream(model="m", messages=MESSAGES) as helper:
+    with openai_client(fake).chat.completions.stream(model="m", messages=MESSAGES) as helper:
         assert helper.get_final_completion().choices[0].message.content == "before é"
     # even without a finish chunk: the truncation is invisible to the SDK
     cut = FakeProvider(FMT, fault_script(terminate=False))
-    with sync_client(cut).chat.completions.stream(model="m", messages=MESSAGES) as helper:
+    with openai_client(cut).chat.completions.stream(model="m", messages=MESSAGES) as helper:
         assert helper.get_final_completion().choices[0].finish_reason is None
 
 
@@ -347,8 +339,8 @@ async def test_missing_done_is_silent_sync_async_and_helper():
 async def test_transport_end_mid_body_raises_api_connection_error(control):
     fake = FakeProvider(FMT, fault_script(control, terminate=False))
     with pytest.raises(openai.APIConnectionError):
-        list(create(sync_client(fake)))
-    stream = await async_client(fake).chat.completions.create(
+        list(create(openai_client(fake)))
+    stream = await async_openai_client(fake).chat.completions.create(
         model="gpt-4o-mini", messages=MESSAGES, stream=True)
     with pytest.raises(openai.APIConnectionError):
         async for _ in stream:
@@ -375,7 +367,7 @@ async def test_http_errors_raise_the_sdk_status_classes(status, kind, exc, type_
     script = make_script(http_error=HttpError(status, f"failed {status}", kind))
     fake = FakeProvider(FMT, script)
     with pytest.raises(exc) as info:
-        create(sync_client(fake))
+        create(openai_client(fake))
     err = info.value
     assert (err.status_code, err.type, err.code) == (status, type_, code)
     assert err.body == {"message": f"failed {status}", "type": type_, "param": None,
@@ -383,8 +375,8 @@ async def test_http_errors_raise_the_sdk_status_classes(status, kind, exc, type_
     assert f"failed {status}" in err.message
     assert err.request_id == "req_test"
     with pytest.raises(exc):
-        await async_client(fake).chat.completions.create(model="m", messages=MESSAGES,
-                                                         stream=True)
+        await async_openai_client(fake).chat.completions.create(model="m", messages=MESSAGES,
+                                                                stream=True)
 
 
 def test_rate_limit_headers():

@@ -9,9 +9,11 @@ import pytest
 from sdk_mock import (
     BASE_CREATED,
     FakeProvider,
+    async_openai_client,
     boundary_offsets,
     encode,
     make_script,
+    openai_client,
     random_splits,
 )
 
@@ -53,16 +55,6 @@ def req(stream_options: dict | None = None, **body) -> RequestInfo:
     if stream_options is not None:
         body["stream_options"] = stream_options
     return RequestInfo("req_exact", FMT, model="gpt-4o-mini", body=body, created=BASE_CREATED)
-
-
-def sync_client(fake: FakeProvider, **kw) -> openai.OpenAI:
-    return openai.OpenAI(api_key="sk-test", base_url="http://fake/v1", max_retries=0,
-                         http_client=fake.client(), **kw)
-
-
-def async_client(fake: FakeProvider, **kw) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(api_key="sk-test", base_url="http://fake/v1", max_retries=0,
-                              http_client=fake.async_client(), **kw)
 
 
 def create(client: openai.OpenAI, **kw):
@@ -212,7 +204,7 @@ def test_every_two_piece_split_through_the_delta_frames_sync():
     script = make_script(TextDelta("é日本🙂"), ToolCallStart(0, "call_1", "f"),
                          ToolCallDelta(0, '{"k":"ü"}'), ToolCallEnd(0), Finish("tool_calls"))
     fake = FakeProvider(FMT, script)
-    client = sync_client(fake)
+    client = openai_client(fake)
     body = encode(FMT, script, req(NO_OBFUSCATION))
     cuts = [*frame_span(body, b"response.output_text.delta"),
             *frame_span(body, b"response.function_call_arguments.delta")]
@@ -226,7 +218,7 @@ def test_every_two_piece_split_through_the_delta_frames_sync():
 async def test_every_two_piece_split_through_a_text_delta_async():
     script = make_script(TextDelta("é日本🙂"), Finish("stop"))
     fake = FakeProvider(FMT, script)
-    client = async_client(fake)
+    client = async_openai_client(fake)
     body = encode(FMT, script, req(NO_OBFUSCATION))
     for cut in frame_span(body, b"response.output_text.delta"):
         fake.splits = [cut]
@@ -247,7 +239,7 @@ def content_boundaries(body: bytes) -> list[int]:
 
 def test_boundary_splits_and_byte_at_a_time_sync():
     fake = FakeProvider(FMT, SWEEP)
-    client = sync_client(fake)
+    client = openai_client(fake)
     body = encode(FMT, SWEEP, req())
     for splits in [[c] for c in content_boundaries(body)] + [list(range(1, len(body)))]:
         fake.splits = splits
@@ -257,7 +249,7 @@ def test_boundary_splits_and_byte_at_a_time_sync():
 
 async def test_boundary_splits_and_byte_at_a_time_async():
     fake = FakeProvider(FMT, SWEEP)
-    client = async_client(fake)
+    client = async_openai_client(fake)
     body = encode(FMT, SWEEP, req())
     for splits in [[c] for c in content_boundaries(body)] + [list(range(1, len(body)))]:
         fake.splits = splits
@@ -268,13 +260,13 @@ async def test_boundary_splits_and_byte_at_a_time_async():
 async def test_random_multi_splits_sync_and_async(seed):
     body_len = len(encode(FMT, SWEEP, req()))
     fake = FakeProvider(FMT, SWEEP, splits=random_splits(body_len, seed, count=1 + seed % 20))
-    assert deltas(create(sync_client(fake))) == EXPECTED
-    assert deltas(await acreate(async_client(fake))) == EXPECTED
+    assert deltas(create(openai_client(fake))) == EXPECTED
+    assert deltas(await acreate(async_openai_client(fake))) == EXPECTED
 
 
 def test_stream_helper_builds_the_final_response_sync():
     fake = FakeProvider(FMT, SWEEP, splits=random_splits(6000, 3, 40))
-    with sync_client(fake).responses.stream(model="gpt-4o-mini", input="hi") as stream:
+    with openai_client(fake).responses.stream(model="gpt-4o-mini", input="hi") as stream:
         events = list(stream)
         final = stream.get_final_response()
     assert deltas(events) == EXPECTED
@@ -289,14 +281,15 @@ def test_stream_helper_builds_the_final_response_sync():
 
 async def test_stream_helper_builds_the_final_response_async():
     fake = FakeProvider(FMT, SWEEP)
-    async with async_client(fake).responses.stream(model="gpt-4o-mini", input="hi") as stream:
+    client = async_openai_client(fake)
+    async with client.responses.stream(model="gpt-4o-mini", input="hi") as stream:
         final = await stream.get_final_response()
     assert final.output_text == "".join(TEXTS) and final.status == "completed"
 
 
 def test_non_streaming_body_parses_into_typed_objects():
-    done = sync_client(FakeProvider(FMT, SWEEP)).responses.create(model="gpt-4o-mini",
-                                                                   input="hi")
+    done = openai_client(FakeProvider(FMT, SWEEP)).responses.create(model="gpt-4o-mini",
+                                                                     input="hi")
     assert isinstance(done, openai.types.responses.Response)
     assert done.status == "completed" and done.output_text == "".join(TEXTS)
     assert [o.type for o in done.output] == ["reasoning", "message", "function_call"]
@@ -327,11 +320,11 @@ async def test_mid_stream_error_is_two_events_and_raises_nothing():
     assert failed["response"]["status"] == "failed"
     assert failed["response"]["error"] == {"code": "server_error", "message": "Overloaded"}
     fake = FakeProvider(FMT, script)
-    for events in (list(create(sync_client(fake))), await acreate(async_client(fake))):
+    for events in (list(create(openai_client(fake))), await acreate(async_openai_client(fake))):
         assert [type(e).__name__ for e in events[-2:]] == ["ResponseErrorEvent",
                                                            "ResponseFailedEvent"]
         assert events[-2].message == "Overloaded" and events[-1].response.error.code
-    with sync_client(fake).responses.stream(model="m", input="hi") as stream:
+    with openai_client(fake).responses.stream(model="m", input="hi") as stream:
         assert [e.type for e in stream][-2:] == ["error", "response.failed"]
         with pytest.raises(RuntimeError, match="response.completed"):
             stream.get_final_response()
@@ -345,18 +338,18 @@ def test_rate_limit_mid_stream_codes():
 async def test_malformed_frame_raises_json_decode_error_sync_and_async():
     fake = FakeProvider(FMT, fault_script(Malformed(), Finish("stop")))
     with pytest.raises(json.JSONDecodeError):
-        list(create(sync_client(fake)))
+        list(create(openai_client(fake)))
     with pytest.raises(json.JSONDecodeError):
-        await acreate(async_client(fake))
+        await acreate(async_openai_client(fake))
 
 
 async def test_missing_completed_is_silent_for_the_raw_stream_but_not_the_helper():
     script = fault_script(Finish("stop"), terminate=False)
     assert [n for n, _ in frames(script)][-1] == "response.output_item.done"
     fake = FakeProvider(FMT, script)
-    assert deltas(create(sync_client(fake)))[1] == ["before ", "é"]
-    assert deltas(await acreate(async_client(fake)))[1] == ["before ", "é"]
-    with sync_client(fake).responses.stream(model="m", input="hi") as stream:
+    assert deltas(create(openai_client(fake)))[1] == ["before ", "é"]
+    assert deltas(await acreate(async_openai_client(fake)))[1] == ["before ", "é"]
+    with openai_client(fake).responses.stream(model="m", input="hi") as stream:
         with pytest.raises(RuntimeError, match="response.completed"):
             stream.get_final_response()
 
@@ -368,11 +361,11 @@ def test_length_finish_ends_with_response_incomplete():
     assert last["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
     assert last["response"]["output"][0]["status"] == "incomplete"
     fake = FakeProvider(FMT, script)
-    assert type(list(create(sync_client(fake)))[-1]).__name__ == "ResponseIncompleteEvent"
-    with sync_client(fake).responses.stream(model="m", input="hi") as stream:
+    assert type(list(create(openai_client(fake)))[-1]).__name__ == "ResponseIncompleteEvent"
+    with openai_client(fake).responses.stream(model="m", input="hi") as stream:
         with pytest.raises(RuntimeError, match="response.completed"):
             stream.get_final_response()
-    done = sync_client(fake).responses.create(model="m", input="hi")
+    done = openai_client(fake).responses.create(model="m", input="hi")
     assert done.status == "incomplete" and done.incomplete_details.reason == "max_output_tokens"
 
 
@@ -380,9 +373,9 @@ def test_length_finish_ends_with_response_incomplete():
 async def test_transport_end_mid_body_raises_api_connection_error(control):
     fake = FakeProvider(FMT, fault_script(control, terminate=False))
     with pytest.raises(openai.APIConnectionError):
-        list(create(sync_client(fake)))
+        list(create(openai_client(fake)))
     with pytest.raises(openai.APIConnectionError):
-        await acreate(async_client(fake))
+        await acreate(async_openai_client(fake))
 
 
 @pytest.mark.parametrize("status, kind, exc", [
@@ -396,8 +389,8 @@ async def test_transport_end_mid_body_raises_api_connection_error(control):
 async def test_http_errors_raise_the_sdk_status_classes(status, kind, exc):
     fake = FakeProvider(FMT, make_script(http_error=HttpError(status, "nope", kind, 1.0)))
     with pytest.raises(exc) as info:
-        create(sync_client(fake))
+        create(openai_client(fake))
     assert info.value.status_code == status and info.value.body["message"] == "nope"
     assert info.value.response.headers["retry-after-ms"] == "1000"
     with pytest.raises(exc):
-        await acreate(async_client(fake))
+        await acreate(async_openai_client(fake))

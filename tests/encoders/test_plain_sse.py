@@ -10,7 +10,7 @@ import pytest
 from _live_server import LiveFormat
 from aiohttp import web
 from anthropic._streaming import SSEDecoder  # a WHATWG-style decoder from a real SDK
-from sdk_mock import encode, make_script, random_splits
+from sdk_mock import ESCAPE_CASES, encode, make_script, random_splits
 
 from simulator.encoders import formats
 from simulator.encoders.base import Frame, RequestInfo
@@ -63,8 +63,7 @@ def test_exact_bytes_of_a_small_stream():
         '"output_tokens":2}}\n\n').encode()
 
 
-@pytest.mark.parametrize("text", ["plain", 'quo"te \\ back', "ctl \x00\x1f\t\r\n", "é日本🎉",
-                                  "\u2028\u2029\x85", "", "}\n\ndata: x"])
+@pytest.mark.parametrize("text", [*ESCAPE_CASES, "}\n\ndata: x"])
 def test_hot_path_is_byte_identical_to_the_generic_writer(text):
     frames = [i.data for i in FORMAT.stream(make_script(TextDelta(text), ThinkingDelta(text)),
                                             REQ) if isinstance(i, Frame)]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from _live_server import LiveFormat
-from sdk_mock import encode, make_script, random_splits
+from sdk_mock import ESCAPE_CASES, encode, make_script, random_splits
 
 from simulator.encoders import formats
 from simulator.encoders.base import Frame, RequestInfo
@@ -97,8 +97,7 @@ def test_exact_bytes_of_a_small_stream():
         'data: [DONE]\n\n').encode()
 
 
-@pytest.mark.parametrize("text", ["plain", 'quo"te \\ back', "ctl \x00\x1f\t\r\n", "é日本🎉",
-                                  "\u2028\u2029\x85", "", "}\n\ndata: x"])
+@pytest.mark.parametrize("text", [*ESCAPE_CASES, "}\n\ndata: x"])
 def test_hot_path_is_byte_identical_to_the_generic_writer(text):
     script = make_script(ThinkingDelta(text), TextDelta(text), TextDelta(text))
     frames = [i.data for i in FORMAT.stream(script, REQ) if isinstance(i, Frame)]

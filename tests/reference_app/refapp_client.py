@@ -86,3 +86,18 @@ def expected(sim: Simulator, name: str) -> str:
         if isinstance(timed.event, TextDelta):
             out.append(timed.event.text)
     return "".join(out)
+
+
+# Long runs of multi-byte characters, written in random 1-16 byte pieces spaced 2 ms apart (and
+# slow tokens, so that the pieces stay apart): many reads end inside a character.
+CJK_SPLIT = """
+name: cjk-split
+description: Words of multi-byte characters, cut into small writes.
+response:
+  text: "日本語のテキストを細かく切ります 中文字符也一样被切开了
+    한국어도마찬가지로잘립니다 絵文字🙂🙃も切れます"
+tokenize: words
+timing: {ttft_ms: 20, token_ms: 80}
+faults:
+  - {type: split, mode: random, min_size: 1, max_size: 16, seed: 3, pause_ms: 2}
+"""

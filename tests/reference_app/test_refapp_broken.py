@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from typing import Any
 
 import aiohttp
 import pytest
-from refapp_client import AppFactory, Chat, body, expected, read_events
+from refapp_client import CJK_SPLIT, AppFactory, Chat, body, expected, read_events
 
 from reference_app import Flags, make_config
 from reference_app.config import ConfigError
@@ -86,12 +87,13 @@ async def test_no_idle_timeout(sim: Simulator, app_factory: AppFactory, chat: Ch
 @pytest.mark.parametrize("broken", [CORRECT, BROKEN], ids=["correct", "naive_utf8"])
 async def test_naive_utf8(sim: Simulator, app_factory: AppFactory, chat: Chat,
                           broken: bool) -> None:
+    sim.add_scenario(CJK_SPLIT)
     server = await app_factory(flags=["naive_utf8"] if broken else None)
-    got = await chat(server, "split-utf8")
+    got = await chat(server, "cjk-split")
     if broken:
-        assert "\ufffd" in got.text and got.text != expected(sim, "split-utf8")
+        assert "\ufffd" in got.text and got.text != expected(sim, "cjk-split")
     else:
-        assert got.text == expected(sim, "split-utf8")
+        assert got.text == expected(sim, "cjk-split")
 
 
 def _shrink_send_buffers(runner: Any, size: int = 16384) -> None:
@@ -109,7 +111,7 @@ async def _stuck_client(port: int, model: str) -> asyncio.StreamWriter:
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
     reader, writer = await asyncio.open_connection(sock=sock)
-    payload = ('{"messages":[{"role":"user","content":"hi"}],"model":"%s"}' % model).encode()
+    payload = json.dumps(body(model)).encode()
     writer.write(b"POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
                  b"\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
     await reader.readuntil(b"\r\n\r\n")

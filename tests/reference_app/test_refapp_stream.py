@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from refapp_client import AppFactory, Chat, expected
+from refapp_client import CJK_SPLIT, AppFactory, Chat, expected
 
 from reference_app import AppServer
 from simulator import Simulator, compile_scenario
@@ -36,9 +36,10 @@ async def test_streaming_headers_and_event_order(sim: Simulator, app: AppServer,
 
 @pytest.mark.parametrize("scenario", ["split-one-byte", "split-utf8", "split-random",
                                       "cr-line-endings", "crlf-line-endings", "unicode",
-                                      "missing-terminator"])
+                                      "missing-terminator", "cjk-split"])
 async def test_relay_is_exact_across_chunk_boundaries(sim: Simulator, app: AppServer,
                                                       chat: Chat, scenario: str) -> None:
+    sim.add_scenario(CJK_SPLIT)
     got = await chat(app, scenario)
     assert got.text == expected(sim, scenario)
     assert got.types[-1] == "done"

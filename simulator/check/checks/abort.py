@@ -45,10 +45,10 @@ async def _one(ctx: CheckContext, expected: Expected, label: str, stalled: bool,
         got = await stream.wait(lambda t: len(t.text) >= want, LEAVE_BY)
     await stream.disconnect()
     left = stream.trace.closed_at
-    timeline = ctx.timeline(f"abort {label}: client leaves, upstream should close", stream,
-                            [rec])
+    title = f"abort {label}: client leaves, upstream should close"
     if left is None:  # the response was over before the client could leave
         await ctx.until(lambda: rec.done, ctx.settings.abort_bound)
+        timeline = ctx.timeline(title, stream, [rec])
         end = describe_end(stream)
         if rec.done:
             return None, {}, timeline, f"{label}: the response ended ({end}) before the " \
@@ -58,6 +58,7 @@ async def _one(ctx: CheckContext, expected: Expected, label: str, stalled: bool,
     bound = ctx.settings.abort_bound
     remaining = max(0.0, rec.received + expected.tokens[-1][0] - left)
     await ctx.until(lambda: rec.done, max(bound, min(remaining, 5.0)) + 1.0)
+    timeline = ctx.timeline(title, stream, [rec])
     after = [(t, n) for t, n, _, _ in rec.writes if t > left]
     closed = rec.done and rec.outcome == "client_disconnected"
     delay = (rec.ended - left) if closed and rec.ended is not None else None

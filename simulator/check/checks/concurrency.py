@@ -57,6 +57,7 @@ async def run(ctx: CheckContext) -> CheckResult:
         for s in streams:
             await s.disconnect()
     problems: list[str] = []
+    lumpy: list[tuple[int, int, int, float]] = []
     per_stream = []
     t0 = streams[0].trace.started
     timeline = Timeline(f"{n} concurrent streams")
@@ -74,8 +75,7 @@ async def run(ctx: CheckContext) -> CheckResult:
             else:
                 problems.append(f"stream #{k} text differs: got {trace.text[:60]!r}")
         if ratio < ctx.settings.relay_ratio:
-            problems.append(f"stream #{k}: {arrivals} arrivals for {exp.count} tokens "
-                            f"(relay ratio {ratio:.2f}): not progressive")
+            lumpy.append((k, arrivals, exp.count, ratio))
         sub = ctx.timeline("", stream, [records[k - 1]], lane=f"#{k}")
         shift = trace.started - t0
         for lane in sub.lanes:
@@ -85,6 +85,12 @@ async def run(ctx: CheckContext) -> CheckResult:
             if marker.kind != "upstream-end":
                 marker.at = round(marker.at + shift, 4)
                 timeline.markers.append(marker)
+    if lumpy:
+        which = ", ".join(f"#{k}" for k, *_ in lumpy)
+        worst = min(lumpy, key=lambda x: x[3])
+        problems.append(f"stream{'s' * (len(lumpy) > 1)} {which} not progressive (worst: "
+                        f"{worst[1]} arrival{'s' * (worst[1] != 1)} for {worst[2]} tokens, "
+                        f"relay ratio {worst[3]:.2f})")
     starts = [s.trace.started - t0 for s in streams]
     measurements = {"streams": n, "start_spread_ms": round(max(starts) * 1000, 1),
                     "per_stream": per_stream}

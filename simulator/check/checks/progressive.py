@@ -12,7 +12,7 @@ from ..context import CheckContext, Expected, ms
 from ..model import CheckResult
 from .base import check
 
-SCENARIO = {"name": "progressive", "response": {"faker": {"seed": 21, "words": 50}},
+SCENARIO = {"name": "progressive", "response": {"faker": {"seed": 21, "words": 36}},
             "tokenize": "words", "timing": {"ttft_ms": 150, "token_ms": 40}}
 
 
