@@ -9,6 +9,7 @@ see, and when). Each check is one module in ``checks/``, registered by name::
     assert report.ok, report.summary()
 """
 
+from . import tcp_queues
 from .checks import Check, check, checks
 from .context import CheckContext, Expected
 from .extract import Extractor, Piece
@@ -38,6 +39,7 @@ __all__ = [
     "run_checks_sync",
     "select",
     "table",
+    "tcp_queues",
     "to_html",
     "to_xml",
 ]

@@ -26,7 +26,7 @@ def table(report: Report, color: bool = False, width: int | None = None) -> str:
     """The closing summary: check, verdict, time, and the message wrapped to the terminal."""
     width = width or shutil.get_terminal_size((110, 24)).columns
     name_w = max([len(r.name) for r in report.results] + [5])
-    lead = name_w + 2 + 5 + 2 + 7 + 2
+    lead = name_w + 2 + 7 + 2 + 7 + 2  # name, verdict, time, and their gaps
     wrap = max(30, width - lead)
     lines = [f"{'CHECK':<{name_w}}  {'VERDICT':7}  {'TIME':>7}  RESULT",
              "-" * min(width, lead + wrap)]
@@ -39,8 +39,8 @@ def table(report: Report, color: bool = False, width: int | None = None) -> str:
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     lines.append("-" * min(width, lead + wrap))
     verdict = "OK" if report.ok else "FAILED"
-    lines.append(f"{verdict}: {summary or 'no checks'} in {report.duration:.1f} s against "
-                 f"{report.endpoint}")
+    lines += textwrap.wrap(f"{verdict}: {summary or 'no checks'} in {report.duration:.1f} s "
+                           f"against {report.endpoint}", width)
     if report.preflight:
-        lines.append(f"preflight: {report.preflight}")
+        lines += textwrap.wrap(f"preflight: {report.preflight}", width)
     return "\n".join(lines)

@@ -127,8 +127,9 @@ def _handler(fmt: WireFormat) -> Any:
         items = shape(fmt.stream(script, req), state.scenarios[name].faults)
         return await send_stream(
             request, record, items,
-            headers={"Content-Type": fmt.content_type, "Cache-Control": "no-cache",
-                     "X-Accel-Buffering": "no", **headers},
+            # only what providers send: no X-Accel-Buffering, so a provider stream relayed
+            # raw through nginx buffers here as it does in production
+            headers={"Content-Type": fmt.content_type, "Cache-Control": "no-cache", **headers},
             keepalive=fmt.keepalive, max_stall=state.max_stall, pacer=state.pacer,
             outcome="error_event" if ends_in_error else "completed")
 

@@ -11,6 +11,8 @@ no_idle_timeout      an upstream that stalls is waited on forever
 naive_utf8           each network read is decoded on its own (breaks split characters)
 unbounded_readahead  a reader task drains the upstream into an unbounded queue
 no_headers           no Cache-Control / X-Accel-Buffering headers
+plain_text           streams the bare answer text as text/plain (no events, no error signal)
+gzip                 compresses the response (aiohttp's compression)
 crosstalk            every response subscribes to one global channel (a fixed name, by
                      mistake), so concurrent streams receive each other's tokens
 """
@@ -29,7 +31,7 @@ from aiohttp import web
 from simulator.sse_parse import SSEDecoder, SSEEvent
 
 FLAGS = ("no_abort", "buffered", "swallow_errors", "no_idle_timeout", "naive_utf8",
-         "unbounded_readahead", "no_headers", "crosstalk")
+         "unbounded_readahead", "no_headers", "crosstalk", "plain_text", "gzip")
 _CHANNEL: list[asyncio.Queue] = []  # the crosstalk bug: one channel for every response
 
 
@@ -100,10 +102,13 @@ def create_relay_app(upstream: str, *, flags: tuple[str, ...] = (),
 
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        headers = {"Content-Type": "text/event-stream"}
+        plain = "plain_text" in flags_set
+        headers = {"Content-Type": "text/plain; charset=utf-8" if plain else "text/event-stream"}
         if "no_headers" not in flags_set:
             headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         resp = web.StreamResponse(headers=headers)
+        if "gzip" in flags_set:
+            resp.enable_compression()
         await resp.prepare(request)
         session: aiohttp.ClientSession = request.app["session"]
         events = _upstream_events(session, upstream, body, flags_set, idle_timeout)
@@ -135,7 +140,13 @@ def create_relay_app(upstream: str, *, flags: tuple[str, ...] = (),
                         break
                     continue
                 kind, value = item
-                if kind == "token":
+                if plain and kind == "error" and "swallow_errors" not in flags_set:
+                    if request.transport is not None:  # no way to say it in-band: cut it short
+                        request.transport.close()
+                    break
+                if plain:
+                    frame = value.encode() if kind == "token" else b""
+                elif kind == "token":
                     frame = _sse("token", {"text": value})
                 elif kind == "error" and "swallow_errors" not in flags_set:
                     frame = _sse("error", {"message": value, "kind": "upstream"})
@@ -172,9 +183,14 @@ def create_relay_app(upstream: str, *, flags: tuple[str, ...] = (),
 
     app = web.Application()
     app.router.add_post("/api/chat", chat)
-    app.router.add_get("/page", lambda r: web.Response(text="<html><body>hi</body></html>",
-                                                       content_type="text/html"))
-    app.router.add_post("/json", lambda r: web.json_response({"text": "all at once"}))
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<html><body>hi</body></html>", content_type="text/html")
+
+    async def whole(request: web.Request) -> web.Response:
+        return web.json_response({"text": "all at once"})
+
+    app.router.add_route("*", "/page", page)
+    app.router.add_post("/json", whole)
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
