@@ -3,7 +3,7 @@
 Chromium: Playwright's own build when it is installed, else ``$SSELAB_CHROMIUM`` or Debian's
 ``/usr/bin/chromium`` (``playwright install`` cannot download everywhere); the suite is skipped
 with the reason when there is none. Every simulator and app runs on a free port of 127.0.0.1 and
-is stopped after its test, which checks that its port is closed; the session checks at the end
+is stopped after its test, which checks that its port is closed; the suite checks at its end
 that no browser process is left.
 """
 
@@ -41,8 +41,10 @@ def launch_options(pw: Playwright) -> dict[str, Any] | str:
             f"not set and {SYSTEM_CHROMIUM} does not exist")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One Chromium for the suite, closed when the suite ends: sync Playwright keeps an event
+    loop running in this thread, which async tests collected after this suite cannot share."""
     me = os.getpid()
     with sync_playwright() as pw:
         options = launch_options(pw)

@@ -42,7 +42,7 @@ def test_stalled_upstream_times_out(sim: SimulatorThread, chat: ChatPage) -> Non
     failed_at = next(t for t, s in chat.states() if s == "failed")
     waited = failed_at - last_token
     print(f"last token -> timeout error on the page: {waited:.2f} s (idle {IDLE_TIMEOUT} s)")
-    assert IDLE_TIMEOUT * 0.9 <= waited <= IDLE_TIMEOUT + TIMEOUT_MARGIN, waited
+    assert IDLE_TIMEOUT * 0.5 <= waited <= IDLE_TIMEOUT + TIMEOUT_MARGIN, waited
     assert "sent nothing" in chat.note()
     record = sim.wait_for(lambda r: r.scenario == "stall-forever" and r.done, timeout=2)
     assert record.outcome == "client_disconnected"  # the app closed the stalled request

@@ -23,8 +23,10 @@ def proxy(app: AppThread) -> Iterator[Any]:
         proxy = client.create(upstream=f"127.0.0.1:{app.port}", name="reference_app",
                               listen="127.0.0.1:0")
         yield proxy
-    port = int(proxy.listen.rsplit(":", 1)[1])
-    assert port_closed(port), f"the proxy's port {port} is still open"
+    ours = client.backend != "external"  # a TOXIPROXY_URL server is someone else's to stop
+    for address in (proxy.listen, *([client.api_url] if ours else [])):
+        port = int(address.rsplit(":", 1)[1])
+        assert port_closed(port), f"Toxiproxy's port {port} is still open"
 
 
 def through(proxy: Any, page: Page) -> ChatPage:

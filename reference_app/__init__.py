@@ -14,7 +14,7 @@ request header is forwarded upstream. A body the app cannot use gets HTTP 400 an
 ``{"error": {"message": ..., "field": ...}}``. Anything else gets HTTP 200 with::
 
     Content-Type: text/event-stream; charset=utf-8
-    Cache-Control: no-cache
+    Cache-Control: no-cache, no-transform
     X-Accel-Buffering: no
     X-Answer-Id: ans_...
     (chunked: no Content-Length, no Content-Encoding)
@@ -31,7 +31,8 @@ and a stream of events, each ``event:`` + one ``data:`` line of JSON + a blank l
 ``error.kind`` is one of ``upstream_error`` (the provider's own mid-stream error event),
 ``upstream_http`` (the provider answered an HTTP error; ``status`` says which),
 ``upstream_disconnected`` (the provider's stream broke or ended early), ``upstream_unreachable``,
-``upstream_protocol`` (data the app cannot read) or ``timeout`` (no data for the idle timeout).
+``upstream_protocol`` (data the app cannot read), ``timeout`` (no data for the idle timeout) or
+``internal`` (a bug in the app).
 A stream that ends without ``done`` or ``error`` was cut in transit: the client should say so.
 Tokens already sent stay valid after an ``error``. ``GET /api/answers/{id}`` returns the stored
 answer: ``state`` (``streaming``, ``completed``, ``stopped``, ``failed``), ``text`` (partial

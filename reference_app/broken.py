@@ -16,8 +16,9 @@ naive_utf8              each network read is decoded on its own: a UTF-8 charact
                         between two reads becomes U+FFFD replacement characters
 unbounded_readahead     the upstream is read as fast as it sends into an unbounded queue,
                         however slowly the browser reads (no back-pressure)
-no_headers              the streaming headers (Cache-Control: no-cache, X-Accel-Buffering:
-                        no) are left out, so a buffering proxy holds the stream back
+no_headers              the streaming headers (Cache-Control: no-cache, no-transform and
+                        X-Accel-Buffering: no) are left out, so a buffering or compressing
+                        proxy holds the stream back
 ======================  ===================================================================
 """
 

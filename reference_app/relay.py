@@ -20,6 +20,8 @@ ends ``completed``, ``failed`` or ``stopped``. The rules it follows:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -32,10 +34,13 @@ from .store import Answer
 from .upstream import UpstreamError, interpret, open_stream
 
 T = TypeVar("T")
+log = logging.getLogger("reference_app")
 
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
-    "Cache-Control": "no-cache",  # no cache may hold it back or replay it
+    # no cache may hold it back or replay it; no proxy may transform it (e.g. gzip it, which
+    # buffers: Express's compression middleware honours no-transform)
+    "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",  # nginx (and proxies that copy it): pass each chunk on at once
 }
 
@@ -157,6 +162,13 @@ async def relay(session: aiohttp.ClientSession, answer: Answer, out: Downstream,
     except (asyncio.CancelledError, ClientGone):
         answer.finish("stopped")
         raise
+    except Exception:  # a bug: say so in the stream rather than leave the browser hanging
+        log.exception("answer %s failed", answer.id)
+        error = {"message": "The app failed while answering.", "kind": "internal"}
+        answer.finish("failed", error=error)
+        with contextlib.suppress(Exception):
+            await out.send(frame("error", {**error, "answer_id": answer.id}))
+            await out.close()
 
 
 async def _stream(session: aiohttp.ClientSession, answer: Answer, out: Downstream,

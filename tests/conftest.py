@@ -8,6 +8,8 @@ import pytest
 
 from simulator import Simulator, SimulatorThread
 
+pytest_plugins = ["pytester"]  # tests/plugin runs example test files through the plugin
+
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:

@@ -94,7 +94,7 @@ def _fail(message: str) -> None:
               help="stall: s of upstream silence to wait for your idle timeout.")
 @click.option("--http-error-bound", type=float, default=Settings.http_error_bound,
               show_default=True, help="upstream-errors: s for the endpoint to answer.")
-@click.option("--read-ahead-bound", default="4MiB", show_default=True,
+@click.option("--read-ahead-bound", default="8MiB", show_default=True,
               help="slow-consumer: most upstream bytes your server may hold for a slow client.")
 @click.option("--concurrency", type=int, default=Settings.concurrency, show_default=True,
               help="concurrency: parallel streams.")

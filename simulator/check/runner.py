@@ -46,12 +46,16 @@ async def preflight(sim: SimulatorLike, target: Target, settings: Settings,
     ctx = CheckContext(sim, target, settings, "preflight", "Preflight")
     expected = ctx.use(PREFLIGHT)
     stream = await ctx.open()
-    await stream.finished(10.0)
+    wait = settings.preflight_timeout
+    await stream.finished(wait)
     trace = stream.trace
     called = bool(ctx.records(trace.started, expected.scenario))
     ctype = trace.content_type
     sample = trace.raw_sample[:160].decode("utf-8", "replace").strip()
     hint = f" (body: {sample!r})" if sample else ""
+    if trace.status is None and trace.end == "timeout":
+        return f"the endpoint accepted the connection but sent no response within {wait:g} s", \
+            None
     if trace.status is None:
         return (trace.failure or "no response") + f" — is the app running at " \
                                                   f"{target.endpoint}?", None
@@ -61,15 +65,17 @@ async def preflight(sim: SimulatorLike, target: Target, settings: Settings,
     if ctype == "text/html":
         return f"the endpoint answered an HTML page (text/html), not a stream{hint}; check " \
                "--endpoint and --method", None
-    if not called:
-        return (f"the endpoint answered HTTP {trace.status} but never called the simulator at "
-                f"{sim.base_url}; configure the app to use it as its provider, e.g. "
-                f"OPENAI_BASE_URL={sim.base_url}/v1"), None
-    if trace.end == "timeout":
-        return f"no complete answer within 10 s (got {len(trace.text)} characters of text)", None
+    not_called = (f"never called the simulator at {sim.base_url}; configure the app to use it "
+                  f"as its provider, e.g. OPENAI_BASE_URL={sim.base_url}/v1")
     if ctype in NOT_STREAMS and target.extract == "auto":
         return (f"the endpoint answered one {ctype} body ({trace.body_bytes} bytes, "
-                f"{trace.framing} framing): it does not stream{hint}"), None
+                f"{trace.framing} framing): it does not stream{hint}"
+                + ("" if called else f"; and it {not_called}")), None
+    if not called:
+        return f"the endpoint answered HTTP {trace.status} but {not_called}", None
+    if trace.end == "timeout":
+        return (f"no complete answer within {wait:g} s (got {len(trace.text)} characters of "
+                "text); the stream must end when the answer does"), None
     if not trace.text:
         return (f"the endpoint streamed {trace.body_bytes} bytes ({ctype or 'no content type'})"
                 f" but sselab found no answer text in them{hint}; pass --extract "

@@ -54,11 +54,12 @@ class Settings:
     abort_bound: float = 1.5  # abort: s from the client leaving to the upstream call closing
     error_bound: float = 3.0  # mid-stream error: s from the upstream error to its indication
     stall_wait: float = 15.0  # stall: s of upstream silence to wait for the endpoint's timeout
-    read_ahead_bound: int = 4 * 1024 * 1024  # slow consumer: bytes held in the team's server
+    read_ahead_bound: int = 8 * 1024 * 1024  # slow consumer: bytes held in the team's server
     slow_stream_bytes: int = 24 * 1024 * 1024  # slow consumer: size of the upstream answer
     http_error_bound: float = 5.0  # upstream errors: s for the endpoint to answer
     concurrency: int = 4  # concurrency: parallel streams
     connect_timeout: float = 5.0
+    preflight_timeout: float = 10.0  # s for the first, short answer to complete
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():

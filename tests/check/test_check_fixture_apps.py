@@ -77,3 +77,23 @@ async def test_an_app_that_never_calls_the_simulator(sim: Simulator) -> None:
     assert f"OPENAI_BASE_URL={sim.base_url}/v1" in report.preflight
     assert [r.verdict for r in report.results] == ["error", "error"]
     assert not report.ok
+
+
+async def test_an_endpoint_that_never_answers(sim: Simulator) -> None:
+    import asyncio
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        report = await run_checks(Target(f"http://127.0.0.1:{port}/api"), sim, only=["headers"],
+                                  settings=Settings(preflight_timeout=0.5))
+    finally:
+        server.close()
+    assert report.preflight == ("the endpoint accepted the connection but sent no response "
+                                "within 0.5 s")
+    assert report["headers"].verdict == "error"

@@ -18,7 +18,7 @@ from refapp_client import Chat, expected
 import reference_app
 from reference_app import AnswerStore, AppServer, make_config, parse_chat
 from reference_app.config import ConfigError
-from simulator import Simulator
+from simulator import Simulator, SimulatorThread
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -191,3 +191,40 @@ def test_demo_is_plugged_into_sselab() -> None:
     out = subprocess.run([sys.executable, "-m", "simulator", "demo", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60).stdout
     assert "reference chat app" in out
+
+
+def test_python_m_reference_app_runs_from_the_environment() -> None:
+    with SimulatorThread() as sim:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_BASE_URL": sim.base_url + "/v1",
+               "OPENAI_API_KEY": "sk-test", "REFERENCE_MODEL": "unicode"}
+        proc = subprocess.Popen([sys.executable, "-m", "reference_app", "--port", "0"], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert line.startswith("reference app on http://127.0.0.1:"), line
+            url = line.split()[3]
+            request = urllib.request.Request(url + "api/chat", data=b'{"prompt": "hi"}',
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                assert b"event: done" in resp.read()
+            assert sim.last is not None and sim.last.scenario == "unicode"
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+
+
+def test_python_m_reference_app_reports_bad_settings() -> None:
+    proc = subprocess.run([sys.executable, "-m", "reference_app", "--port", "0"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT),
+                               "REFERENCE_IDLE_TIMEOUT": "soon"})
+    assert proc.returncode == 2 and "REFERENCE_IDLE_TIMEOUT" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -153,7 +153,7 @@ async def test_no_headers(sim: Simulator, app_factory: AppFactory, chat: Chat,
     if broken:
         assert "Cache-Control" not in got.headers and "X-Accel-Buffering" not in got.headers
     else:
-        assert got.headers["Cache-Control"] == "no-cache"
+        assert got.headers["Cache-Control"] == "no-cache, no-transform"
         assert got.headers["X-Accel-Buffering"] == "no"
 
 

@@ -111,3 +111,18 @@ async def test_keepalives_while_upstream_is_silent(sim: Simulator, app_factory: 
     assert got.raw.count(b": keep-alive\n\n") >= 4
 
 
+
+
+async def test_a_bug_in_the_app_ends_the_stream_with_an_error(
+        sim: Simulator, app: AppServer, chat: Chat, monkeypatch: pytest.MonkeyPatch) -> None:
+    import reference_app.relay
+
+    def broken(event: object) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(reference_app.relay, "interpret", broken)
+    got = await chat(app, "default")
+    assert got.types == ["start", "error"] and got.last("error")["kind"] == "internal"
+    assert app.store.all()[-1].state == "failed"
+    record = await sim.wait_for(timeout=2)
+    assert record.outcome == "client_disconnected"  # the upstream was closed, not left open

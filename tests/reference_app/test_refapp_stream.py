@@ -15,7 +15,7 @@ async def test_streaming_headers_and_event_order(sim: Simulator, app: AppServer,
     got = await chat(app)
     assert got.status == 200
     assert got.headers["Content-Type"] == "text/event-stream; charset=utf-8"
-    assert got.headers["Cache-Control"] == "no-cache"
+    assert got.headers["Cache-Control"] == "no-cache, no-transform"
     assert got.headers["X-Accel-Buffering"] == "no"
     assert got.headers.get("Transfer-Encoding") == "chunked"
     assert "Content-Length" not in got.headers and "Content-Encoding" not in got.headers

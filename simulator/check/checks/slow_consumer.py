@@ -5,7 +5,9 @@ what it can deliver (unbounded buffering: memory grows with every slow client).
 Measured: upstream bytes the endpoint has *read* (what the simulator wrote, minus what still
 sits in the kernel queues between the two, from ``/proc/net/tcp``) minus what it has passed on
 (what the client read, plus what sits in the queues between endpoint and client), in upstream
-bytes: the bytes held inside the team's server. Where the kernel queues cannot be seen, the
+bytes: the bytes held inside the team's server (give or take the simulator's own 64 KiB write
+buffer; an HTTP library's read buffers count, they are the server's). Where the kernel queues
+cannot be seen, the
 figure includes them (an upper bound) and the verdict rests on backpressure instead: a bounded
 endpoint stops reading, so the simulator's writes block before the answer is all sent.
 """
