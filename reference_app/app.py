@@ -16,6 +16,7 @@ browser that went away into a cancelled handler, and so into a closed upstream r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from aiohttp import web
 
 from .broken import Flags
 from .config import Config, make_config
-from .relay import STREAM_HEADERS, Downstream, relay
+from .relay import STREAM_HEADERS, ClientGone, Downstream, relay
 from .store import AnswerStore
 
 STATIC = Path(__file__).parent / "static"
@@ -112,7 +113,8 @@ async def chat(request: web.Request) -> web.StreamResponse:
         task.add_done_callback(state.background.discard)
         await asyncio.shield(task)
     else:
-        await work
+        with contextlib.suppress(ClientGone):  # noticed by a failed write: nothing to answer
+            await work
     return out.response
 
 

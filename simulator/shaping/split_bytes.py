@@ -3,7 +3,8 @@
 Modes: ``fixed`` (``size`` bytes a write), ``random`` (sizes from ``min_size``..``max_size``
 drawn from ``seed``), ``bytes`` (one byte a write). Pieces never straddle two frames (a frame is
 one provider write); splits do fall inside ``data:``, inside JSON strings and inside multi-byte
-UTF-8 characters. ``pause_ms`` spaces the pieces of a frame so the kernel cannot coalesce them.
+UTF-8 characters. ``pause_ms`` spaces every piece from the one before (the stream runs slower when its pieces take
+longer than its tokens), so the kernel cannot coalesce them and a reader sees each one.
 """
 
 from __future__ import annotations
@@ -51,12 +52,15 @@ class SplitFault(Fault, type="split"):
     def shape(self, items: Iterator[Item]) -> Iterator[Item]:
         sizes = self.sizes()
         pause = self.pause_ms / 1000.0
+        last = float("-inf")  # when the previous piece is due
         for item in items:
             if not isinstance(item, Frame):
                 yield item
                 continue
-            data, pos, k = item.data, 0, 0
+            data, pos = item.data, 0
             while pos < len(data):
                 n = next(sizes)
-                yield Frame(item.at + k * pause, data[pos:pos + n])
-                pos, k = pos + n, k + 1
+                # with a pause, pieces never go out back to back, even when the stream runs late
+                at = max(item.at, last + pause) if pause else item.at
+                yield Frame(at, data[pos:pos + n])
+                pos, last = pos + n, at

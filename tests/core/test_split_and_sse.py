@@ -99,3 +99,13 @@ def test_crlf_fault_on_a_crlf_format_does_not_double() -> None:
     data = b"".join(frames("gemini", "unicode", LineEndingsFault(style="crlf")))
     assert b"\r\r" not in data and b"\r\n" in data
     assert list(parse([data])) == list(parse(frames("gemini", "unicode")))
+
+
+def test_paused_pieces_never_go_out_back_to_back() -> None:
+    script = compile_scenario(SCENARIOS["split-one-byte"])
+    req = RequestInfo(request_id="r", format="openai_chat", body={"model": "m", "stream": True})
+    items = [i for i in shape(formats()["openai_chat"].stream(script, req),
+                              SCENARIOS["split-one-byte"].faults) if isinstance(i, Frame)]
+    times = [i.at for i in items]
+    assert all(b - a >= 0.001 - 1e-9 for a, b in zip(times, times[1:]))
+    assert all(len(i.data) == 1 for i in items)
