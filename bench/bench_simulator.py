@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import sys
@@ -86,7 +87,13 @@ async def paced(base: str, streams: int, seconds: float, keep_gaps: bool) -> dic
         return await _stream(host, port, "bench-paced", all_times[i] if keep_gaps else None,
                              deadline)
 
-    counts = await asyncio.gather(*(one(i) for i in range(streams)), return_exceptions=True)
+    gc.collect()
+    gc.disable()  # the client's own GC pauses would show up as late tokens
+    try:
+        counts = await asyncio.gather(*(one(i) for i in range(streams)),
+                                      return_exceptions=True)
+    finally:
+        gc.enable()
     ok = [c for c in counts if isinstance(c, int)]
     stats = _get(base, "/_sselab/stats")
     out = {"streams": streams, "completed": stats["outcomes"].get("completed", 0),
