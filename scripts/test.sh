@@ -26,16 +26,21 @@ if [ -f tests/encoders/package.json ] && command -v npm >/dev/null 2>&1; then
   (cd tests/encoders && npm install --silent --no-audit --no-fund) || echo "npm install failed: those tests will skip"
 fi
 
+set +e
 echo "== ruff"
 python -m ruff check simulator reference_app tests e2e bench
+lint=$?
 
 echo "== pytest"
-set +e
 python -m pytest "$@"
 rc=$?
 set -e
 if [ $rc -eq 5 ]; then
   echo "pytest collected no tests: that is a failure here" >&2
   exit 1
+fi
+if [ $lint -ne 0 ]; then
+  echo "ruff found problems (see above)" >&2
+  [ $rc -eq 0 ] && rc=1
 fi
 exit $rc

@@ -72,6 +72,14 @@ class Expected:
         return "".join(t for _, t in self.tokens[:n])
 
 
+class NoUpstream(Exception):
+    """The endpoint never called the simulator: the check ends with ``result``."""
+
+    def __init__(self, result: CheckResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
 class CheckContext:
     def __init__(self, sim: SimulatorLike, target: Target, settings: Settings, name: str,
                  title: str) -> None:
@@ -114,16 +122,18 @@ class CheckContext:
                 and (scenario is None or r.scenario == scenario)]
 
     async def upstream(self, stream: Stream, scenario: str,
-                       timeout: float = 5.0) -> RequestRecord | None:
-        """The upstream request the endpoint made for ``stream`` (None: none within timeout
-        or the client's request already failed)."""
+                       timeout: float = 5.0) -> RequestRecord:
+        """The upstream request the endpoint made for ``stream``. When there is none within
+        ``timeout`` (or the client's request already failed), the stream is dropped and the
+        check ends with :meth:`no_upstream`'s verdict (raised as :class:`NoUpstream`)."""
         deadline = time.monotonic() + timeout
         while True:
             found = self.records(stream.trace.started, scenario)
             if found:
                 return found[0]
             if time.monotonic() > deadline or stream.trace.end in ("connect_error",):
-                return None
+                await stream.disconnect()
+                raise NoUpstream(self.no_upstream(stream))
             await asyncio.sleep(0.005)
 
     async def until(self, predicate: Callable[[], bool], timeout: float) -> bool:

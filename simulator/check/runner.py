@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 from ..errors import ConfigError
 from .checks import Check, checks
-from .context import CheckContext, SimulatorLike
+from .context import CheckContext, NoUpstream, SimulatorLike
 from .model import CheckResult, Report
 from .target import Settings, Target
 
@@ -123,6 +123,8 @@ async def _run_one(chk: Check, sim: SimulatorLike, target: Target,
     ctx = CheckContext(sim, target, settings, chk.name, chk.title)
     try:
         return await asyncio.wait_for(chk.run(ctx), _hard_limit(settings))
+    except NoUpstream as exc:
+        return exc.result
     except asyncio.TimeoutError:
         return ctx.result("error", f"the check did not finish within "
                                    f"{_hard_limit(settings):g} s")

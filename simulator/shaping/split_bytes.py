@@ -3,8 +3,9 @@
 Modes: ``fixed`` (``size`` bytes a write), ``random`` (sizes from ``min_size``..``max_size``
 drawn from ``seed``), ``bytes`` (one byte a write). Pieces never straddle two frames (a frame is
 one provider write); splits do fall inside ``data:``, inside JSON strings and inside multi-byte
-UTF-8 characters. ``pause_ms`` spaces every piece from the one before (the stream runs slower when its pieces take
-longer than its tokens), so the kernel cannot coalesce them and a reader sees each one.
+UTF-8 characters. ``pause_ms`` spaces every piece from the one before (the stream runs slower
+when its pieces take longer than its tokens), so the kernel cannot coalesce them and a reader
+sees each one.
 """
 
 from __future__ import annotations

@@ -25,9 +25,6 @@ async def run(ctx: CheckContext) -> CheckResult:
     expected = ctx.use(SCENARIO)
     stream = await ctx.open()
     rec = await ctx.upstream(stream, expected.scenario)
-    if rec is None:
-        await stream.disconnect()
-        return ctx.no_upstream(stream)
     bound = ctx.settings.error_bound
     await ctx.until(lambda: rec.done, expected.tokens[-1][0] + 5.0)
     await stream.wait(lambda t: bool(t.errors) or t.end is not None, bound)

@@ -62,8 +62,6 @@ async def run(ctx: CheckContext) -> CheckResult:
     stream = await ctx.open(rcvbuf=4096, read_size=1024, read_delay=0.02)
     try:
         rec = await ctx.upstream(stream, expected.scenario)
-        if rec is None:
-            return ctx.no_upstream(stream)
         return await _measure(ctx, expected, stream, rec, total)
     finally:
         await stream.disconnect()

@@ -26,9 +26,6 @@ async def run(ctx: CheckContext) -> CheckResult:
     expected = ctx.use(SCENARIO)
     stream = await ctx.open()
     rec = await ctx.upstream(stream, expected.scenario)
-    if rec is None:
-        await stream.disconnect()
-        return ctx.no_upstream(stream)
     stall_due = rec.received + expected.tokens[STALL_AFTER - 1][0]
     await ctx.until(lambda: bool(rec.writes) and rec.writes[-1][0] - rec.writes[-1][3]
                     >= stall_due - 0.0005, 5.0)
