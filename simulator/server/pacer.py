@@ -35,6 +35,7 @@ class Job:
     future: asyncio.Future[tuple[str, Item | None]]
     pending: Item | None = None
     cancelled: bool = False
+    on_end: Callable[[], None] | None = None  # run the moment the last item has been written
 
     def step(self, now: float) -> float | None:
         """Write what is due (at most BUDGET frames); return the next due time, or None once
@@ -43,6 +44,8 @@ class Job:
             item = self.pending if self.pending is not None else next(self.items, None)
             self.pending = None
             if item is None:
+                if self.on_end is not None:
+                    self.on_end()
                 self._hand_back(END, None)
                 return None
             if not isinstance(item, Frame):
@@ -71,10 +74,10 @@ class Pacer:
     _target: float = float("inf")
 
     def run(self, items: Iterator[Item], t0: float, write_now: Callable[[bytes, float], bool],
-            pending: Item | None = None) -> Job:
+            pending: Item | None = None, on_end: Callable[[], None] | None = None) -> Job:
         """Start pacing ``items``; await ``job.future`` for (reason, item handed back)."""
         loop = asyncio.get_running_loop()
-        job = Job(items, t0, write_now, loop.create_future(), pending)
+        job = Job(items, t0, write_now, loop.create_future(), pending, on_end=on_end)
         due = job.step(loop.time())
         if due is not None:
             self._push(due, job)

@@ -95,8 +95,12 @@ async def send_stream(
         writer = await resp.prepare(request)
         assert writer is not None
         write_now = _fast_writer(request, writer, record)
+
+        def ended() -> None:  # settle the record with the last write, not a loop turn later
+            record.finish(outcome)
+
         while True:
-            job = pacer.run(stream, t0, write_now, pending)
+            job = pacer.run(stream, t0, write_now, pending, on_end=ended)
             pending = None
             try:
                 reason, item = await job.future

@@ -81,3 +81,18 @@ async def test_cancelled_job_is_skipped() -> None:
     job.cancelled = True
     await asyncio.sleep(0.1)
     assert wrote == [] and not job.future.done()
+
+
+async def test_on_end_runs_with_the_last_write_not_a_loop_turn_later() -> None:
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+    job = Pacer().run(iter([Frame(0.0, b"a"), Frame(0.01, b"b")]), loop.time(),
+                      lambda d, due: order.append(d.decode()) or True,
+                      on_end=lambda: order.append("end"))
+    seen_at_b: list[list[str]] = []
+    while "end" not in order:
+        seen_at_b.append(list(order))
+        await asyncio.sleep(0.001)
+    assert order == ["a", "b", "end"]
+    assert ["a", "b"] not in seen_at_b  # never a moment with the last write done but no end
+    assert await job.future == (END, None)
