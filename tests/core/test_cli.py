@@ -80,3 +80,8 @@ def test_serve_port_in_use_is_a_clear_error() -> None:
         s.close()
     assert proc.returncode == 2
     assert "sselab:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_every_subsystem_command_is_plugged_in() -> None:
+    assert set(main.commands) == {"serve", "scenarios", "toxiproxy", "proxy",
+                                  "buffering-report", "check", "demo"}
