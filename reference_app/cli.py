@@ -6,8 +6,6 @@ This module is sselab's glue (it imports ``simulator``); the app itself does not
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 
 import click
 
@@ -24,10 +22,12 @@ DEMO_MODELS = ("long-answer", "unicode", "mid-stream-error", "stall-forever", "d
 def demo_command(port: int, model: str | None, idle_timeout: float) -> None:
     """Run the reference chat app against the simulator; open the printed URL."""
     from simulator import Simulator
+    from simulator._lifecycle import stop_on_signals
 
     from .runner import AppServer
 
     async def run() -> None:
+        stop = stop_on_signals()
         async with Simulator() as sim:
             server = AppServer(port=port, upstream_base_url=sim.base_url + "/v1", api_key="demo",
                                model=model, idle_timeout=idle_timeout)
@@ -43,11 +43,6 @@ def demo_command(port: int, model: str | None, idle_timeout: float) -> None:
                     f"{server.url}/?model={m}" for m in DEMO_MODELS[:2]))
                 click.echo(f"  others: {', '.join(DEMO_MODELS[2:])}  (sselab scenarios lists "
                            "all; Ctrl-C to stop)")
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    with contextlib.suppress(NotImplementedError):
-                        loop.add_signal_handler(sig, stop.set)
                 await stop.wait()
             finally:
                 await server.stop()

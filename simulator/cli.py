@@ -7,10 +7,8 @@ line and exits with status 2; no traceback.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import importlib
-import signal
 import sys
 from pathlib import Path
 
@@ -71,6 +69,7 @@ def _scenario_dirs_option(f: object) -> object:
 def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenario: str,
           max_stall: float, quiet: bool) -> None:
     """Run the simulator until Ctrl-C."""
+    from ._lifecycle import stop_on_signals
     from .api import Simulator
     from .server.recorder import log_line
 
@@ -81,11 +80,7 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
         sim = Simulator(host=host, port=port, scenario_dirs=scenario_dirs,
                         default_scenario=default_scenario, max_stall=max_stall,
                         on_finish=None if quiet else log)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await sim.start()
         housekeeping = asyncio.create_task(_full_gc_when_idle(sim))
         click.echo(f"sselab simulator listening on {sim.base_url}")

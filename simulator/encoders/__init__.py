@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping
 
+from .._plugins import load_plugins
 from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .base import registry as _registry
-
-_NOT_FORMATS = {"base", "sse_frame"}
-_loaded = False
 
 
 def formats() -> Mapping[str, WireFormat]:
     """Every registered wire format by name (imports this folder's modules on first use)."""
-    global _loaded
-    if not _loaded:
-        for info in pkgutil.iter_modules(__path__):
-            if info.name not in _NOT_FORMATS and not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        _loaded = True
+    load_plugins(__name__, __path__, skip=("base", "sse_frame"))
     return _registry()
 
 

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Iterable, Iterator
 
+from .._plugins import load_plugins
 from ..encoders.base import Item
 from .base import Fault, Positioned, fault_types
-
-_loaded = False
 
 
 def faults() -> dict[str, type[Fault]]:
     """Every registered fault class by its scenario ``type`` name."""
-    global _loaded
-    if not _loaded:
-        for info in pkgutil.iter_modules(__path__):
-            if info.name != "base" and not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        _loaded = True
+    load_plugins(__name__, __path__)
     return fault_types()
 
 

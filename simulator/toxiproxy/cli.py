@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 
 import click
 
+from .._lifecycle import stop_on_signals
 from .api import VERSION
 from .server import ToxiproxyServer
 
 
 async def _serve(host: str, port: int) -> None:
+    stop = stop_on_signals()
     server = ToxiproxyServer(host, port)
     try:
         await server.start()
@@ -22,11 +23,6 @@ async def _serve(host: str, port: int) -> None:
     click.echo(f"sselab toxiproxy (Toxiproxy API {VERSION}) listening on {server.api_url}",
                nl=True)
     click.echo("Press Ctrl-C to stop.")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping
 
+from ..._plugins import load_plugins
 from .base import Behaviour, Plan, Profile, RequestInfo, Stage, register
 from .base import registry as _registry
-
-_NOT_PROFILES = {"base"}
-_loaded = False
 
 
 def profiles() -> Mapping[str, Profile]:
     """Every registered profile by name (imports this folder's modules on first use)."""
-    global _loaded
-    if not _loaded:
-        for info in pkgutil.iter_modules(__path__):
-            if info.name not in _NOT_PROFILES and not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        _loaded = True
+    load_plugins(__name__, __path__)
     return _registry()
 
 

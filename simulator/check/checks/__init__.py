@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from ..._plugins import load_plugins
 from .base import Check, check, registered
-
-_loaded = False
 
 
 def checks() -> dict[str, Check]:
     """Every registered check by name, in run order."""
-    global _loaded
-    if not _loaded:
-        for info in pkgutil.iter_modules(__path__):
-            if info.name != "base" and not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        _loaded = True
+    load_plugins(__name__, __path__)
     return dict(sorted(registered().items(), key=lambda kv: (kv[1].order, kv[0])))
 
 

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping
 
+from ..._plugins import load_plugins
 from .base import BadAttribute, Channel, Chunk, Stub, Toxic, build, register
 from .base import registry as _registry
-
-_loaded = False
 
 
 def toxic_types() -> Mapping[str, type]:
     """Every registered toxic class by wire name (imports this folder's modules on first use)."""
-    global _loaded
-    if not _loaded:
-        for info in pkgutil.iter_modules(__path__):
-            if info.name != "base" and not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        _loaded = True
+    load_plugins(__name__, __path__)
     return _registry()
 
 
