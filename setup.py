@@ -1,10 +1,12 @@
-"""Package discovery: the code packages, plus the top-level ``scenarios/`` folder shipped inside
-the wheel as ``simulator.builtin_scenarios`` (metadata lives in pyproject.toml)."""
+"""Package discovery: ``sselab`` (the harness), ``sselab_reference_app`` (the copyable example app)
+and the top-level ``scenarios/`` folder shipped inside the wheel as ``sselab.builtin_scenarios``
+(metadata lives in pyproject.toml)."""
 
 from setuptools import find_packages, setup
 
 setup(
-    packages=[*find_packages(include=["simulator*", "reference_app*"]),
-              "simulator.builtin_scenarios"],
-    package_dir={"simulator.builtin_scenarios": "scenarios"},
+    packages=[*find_packages(include=["sselab", "sselab.*", "sselab_reference_app",
+                                      "sselab_reference_app.*"]),
+              "sselab.builtin_scenarios"],
+    package_dir={"sselab.builtin_scenarios": "scenarios"},
 )

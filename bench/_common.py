@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def simulator_process(*args: str) -> Iterator[str]:
     """``sselab serve --port 0`` in a child process; yields its base URL; stops it by PID."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", "0", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "sselab", "serve", "--port", "0", *args],
                             stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None

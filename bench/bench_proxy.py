@@ -40,7 +40,7 @@ BLOCK = 1024 * 1024  # bytes per send() / recv_into()
 
 def start_proxy_server() -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-    code = "from simulator.toxiproxy.cli import toxiproxy_command; toxiproxy_command()"
+    code = "from sselab.toxiproxy.cli import toxiproxy_command; toxiproxy_command()"
     proc = subprocess.Popen([sys.executable, "-c", code, "--port", "0"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline() if proc.stdout else ""

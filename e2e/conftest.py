@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from reference_app import AppThread
-from simulator import SimulatorThread
+from sselab import SimulatorThread
+from sselab_reference_app import AppThread
 
 from .helpers import ChatPage, descendants, port_closed
 

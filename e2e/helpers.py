@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 
 from playwright.sync_api import Locator, Page
 
-from simulator import compile_scenario
-from simulator.scenario.schema import Scenario
-from simulator.script.events import ErrorEvent, Stall, TextDelta
+from sselab import compile_scenario
+from sselab.scenario.schema import Scenario
+from sselab.script.events import ErrorEvent, Stall, TextDelta
 
 ARTIFACTS = Path(os.environ.get("SSELAB_E2E_ARTIFACTS") or Path(__file__).parent / "artifacts")
 

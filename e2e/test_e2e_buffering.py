@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from simulator import SimulatorThread
-from simulator.buffering import SyncBufferingProxy
+from sselab import SimulatorThread
+from sselab.buffering import SyncBufferingProxy
 
 from .helpers import ChatPage, token_times
 

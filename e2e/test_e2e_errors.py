@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator import SimulatorThread
+from sselab import SimulatorThread
 
 from .conftest import IDLE_TIMEOUT
 from .helpers import ChatPage, expected_text

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from simulator import SimulatorThread
+from sselab import SimulatorThread
 
 from .helpers import ChatPage, expected_text
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from simulator import SimulatorThread
+from sselab import SimulatorThread
 
 from .helpers import UNICODE_SPLIT, ChatPage, rendering_problems, token_times
 

@@ -8,19 +8,19 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from reference_app import AppThread
-from simulator import SimulatorThread
+from sselab import SimulatorThread
+from sselab_reference_app import AppThread
 
 from .helpers import UNICODE_SPLIT, ChatPage, expected_text, port_closed, rendering_problems
 
-toxiproxy_testing = pytest.importorskip("simulator.toxiproxy.testing")
+toxiproxy_testing = pytest.importorskip("sselab.toxiproxy.testing")
 
 
 @pytest.fixture
 def proxy(app: AppThread) -> Iterator[Any]:
     """A Toxiproxy proxy in front of the app (the page is loaded through it)."""
     with toxiproxy_testing.toxiproxy_client() as client:
-        proxy = client.create(upstream=f"127.0.0.1:{app.port}", name="reference_app",
+        proxy = client.create(upstream=f"127.0.0.1:{app.port}", name="sselab_reference_app",
                               listen="127.0.0.1:0")
         yield proxy
     ours = client.backend != "external"  # a TOXIPROXY_URL server is someone else's to stop

@@ -28,7 +28,7 @@ fi
 
 set +e
 echo "== ruff"
-python -m ruff check simulator reference_app tests e2e bench
+python -m ruff check sselab sselab_reference_app tests e2e bench
 lint=$?
 
 echo "== pytest"

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from simulator import Simulator, SimulatorThread
+from sselab import Simulator, SimulatorThread
 
 pytest_plugins = ["pytester"]  # tests/plugin runs example test files through the plugin
 

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from buffering_real_nginx import RealNginx, free_port, nginx_available  # noqa: E402
 from buffering_upstream import running_upstream  # noqa: E402
 
-from simulator.buffering import BufferingProxy, get_profile  # noqa: E402
-from simulator.buffering.measure import Trace, fetch_trace  # noqa: E402
-from simulator.buffering.profiles.nginx import Nginx  # noqa: E402
+from sselab.buffering import BufferingProxy, get_profile  # noqa: E402
+from sselab.buffering.measure import Trace, fetch_trace  # noqa: E402
+from sselab.buffering.profiles.nginx import Nginx  # noqa: E402
 
 GZ = "gzip on; gzip_types text/event-stream;"
 STREAM = "count=8&interval=0.1&first_delay=0.2"  # events at 0.2, 0.3, ... 0.9 s

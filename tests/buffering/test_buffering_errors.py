@@ -12,7 +12,7 @@ import pytest
 from buffering_real_nginx import free_port
 from buffering_upstream import Upstream
 
-from simulator.buffering import BufferingProxy, fetch_trace
+from sselab.buffering import BufferingProxy, fetch_trace
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -15,7 +15,7 @@ import gzip
 import pytest
 from buffering_upstream import Upstream, event_bytes
 
-from simulator.buffering import BufferingProxy, SyncBufferingProxy, fetch_trace
+from sselab.buffering import BufferingProxy, SyncBufferingProxy, fetch_trace
 
 GZ = {"Accept-Encoding": "gzip"}
 SMALL = "/sse?size=50&count=6&interval=0.15"

@@ -10,8 +10,8 @@ import sys
 from buffering_upstream import Upstream
 from click.testing import CliRunner
 
-from simulator.buffering import abuffering_report, buffering_report, format_report
-from simulator.buffering.cli import buffering_report_command, proxy_command
+from sselab.buffering import abuffering_report, buffering_report, format_report
+from sselab.buffering.cli import buffering_report_command, proxy_command
 
 NAIVE = "/sse?size=50&count=6&interval=0.15"
 RIGHT = NAIVE + "&accel=no&cc=no-cache,no-transform"
@@ -89,7 +89,7 @@ def test_proxy_command_rejects_unknown_profile() -> None:
 
 
 async def test_proxy_command_prints_its_port_and_proxies(upstream: Upstream) -> None:
-    code = "from simulator.buffering.cli import proxy_command; proxy_command()"
+    code = "from sselab.buffering.cli import proxy_command; proxy_command()"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, "--profile", "nginx", "--upstream", upstream.url,
         "--port", "0", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -97,7 +97,7 @@ async def test_proxy_command_prints_its_port_and_proxies(upstream: Upstream) -> 
         line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
         match = re.search(r"listening on (http://127\.0\.0\.1:(\d+))", line)
         assert match and int(match.group(2)) > 0, line
-        from simulator.buffering import fetch_trace
+        from sselab.buffering import fetch_trace
         trace = await fetch_trace(match.group(1) + NAIVE, timeout=10)
         assert trace.status == 200 and trace.events == 6 and len(trace.bursts()) == 1
     finally:

@@ -8,8 +8,8 @@ this also exercises the report's adaptive burst gap.
 
 from __future__ import annotations
 
-from simulator import Simulator
-from simulator.buffering import BufferingProxy, abuffering_report, fetch_trace
+from sselab import Simulator
+from sselab.buffering import BufferingProxy, abuffering_report, fetch_trace
 
 SCENARIO = {"X-Sselab-Scenario": "default"}
 

@@ -9,14 +9,14 @@ import zlib
 
 import pytest
 
-import simulator.buffering as buffering
-from simulator.buffering._http import BodyReader, Head, HttpFramingError, split_head
-from simulator.buffering.measure import Arrival, EventCounter, group_bursts
-from simulator.buffering.nginx_model import NginxPipe, minimal_length
-from simulator.buffering.profiles import RequestInfo, get_profile, profiles
-from simulator.buffering.profiles.gzip_middleware import CompressionMiddleware
-from simulator.buffering.profiles.nginx import Nginx
-from simulator.buffering.stages import Collect, Deframe, Gzip
+import sselab.buffering as buffering
+from sselab.buffering._http import BodyReader, Head, HttpFramingError, split_head
+from sselab.buffering.measure import Arrival, EventCounter, group_bursts
+from sselab.buffering.nginx_model import NginxPipe, minimal_length
+from sselab.buffering.profiles import RequestInfo, get_profile, profiles
+from sselab.buffering.profiles.gzip_middleware import CompressionMiddleware
+from sselab.buffering.profiles.nginx import Nginx
+from sselab.buffering.stages import Collect, Deframe, Gzip
 
 EVENT = b"data: " + b"x" * 42 + b"\n\n"  # 50 bytes
 
@@ -254,7 +254,7 @@ def test_passthrough_passes_each_read() -> None:
 # -- registry and public API ------------------------------------------------------------------
 
 def test_every_profile_module_registers_one_profile_under_its_name() -> None:
-    package = importlib.import_module("simulator.buffering.profiles")
+    package = importlib.import_module("sselab.buffering.profiles")
     modules = {m.name for m in pkgutil.iter_modules(package.__path__)} - {"base"}
     names = set(profiles())
     assert names == {m.replace("_", "-") for m in modules}
@@ -278,8 +278,8 @@ def test_public_api() -> None:
 
 
 def test_report_burst_gap_adapts_to_fast_upstreams() -> None:
-    from simulator.buffering.measure import Trace
-    from simulator.buffering.report import burst_gap_for
+    from sselab.buffering.measure import Trace
+    from sselab.buffering.report import burst_gap_for
 
     def spaced(step: float) -> Trace:
         return Trace(200, arrivals=[Arrival(i * step, 50, 50 * (i + 1), i + 1)

@@ -16,8 +16,8 @@ import pytest
 from buffering_real_nginx import RealNginx, nginx_available
 from buffering_upstream import Upstream
 
-from simulator.buffering import BufferingProxy, Trace, fetch_trace, get_profile
-from simulator.buffering.profiles.nginx import Nginx
+from sselab.buffering import BufferingProxy, Trace, fetch_trace, get_profile
+from sselab.buffering.profiles.nginx import Nginx
 
 pytestmark = pytest.mark.skipif(not nginx_available(),
                                 reason="real nginx not installed (/usr/sbin/nginx missing)")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from simulator.sse_parse import SSEDecoder, SSEEvent
+from sselab.sse_parse import SSEDecoder, SSEEvent
 
 FLAGS = ("no_abort", "buffered", "swallow_errors", "no_idle_timeout", "naive_utf8",
          "unbounded_readahead", "no_headers", "crosstalk", "plain_text", "gzip")

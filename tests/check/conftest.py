@@ -11,7 +11,7 @@ import pytest
 from check_apps import running_app
 from check_shots import ARTIFACTS
 
-from simulator import Simulator
+from sselab import Simulator
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from check_apps import create_relay_app
 from click.testing import CliRunner, Result
 from junitparser import JUnitXml
 
-from reference_app import AppThread
-from simulator.check.cli import check_command, parse_size
-from simulator.cli import main
+from sselab.check.cli import check_command, parse_size
+from sselab.cli import main
+from sselab_reference_app import AppThread
 
 
 def free_port() -> int:
@@ -82,7 +82,8 @@ def test_unreachable_endpoint(tmp_path) -> None:
     result = invoke("--endpoint", f"http://127.0.0.1:{port}/api/chat", "--upstream-port",
                     str(free_port()), "--only", "headers,abort", "--junit", str(junit))
     assert result.exit_code == 1
-    assert f"cannot connect to 127.0.0.1:{port}" in result.output
+    assert result.output.count(f"cannot connect to 127.0.0.1:{port}") == 1  # said once
+    assert "not run" not in result.output
     suite = next(iter(JUnitXml.fromfile(str(junit))))
     assert (suite.tests, suite.errors) == (2, 2)
 
@@ -116,6 +117,18 @@ def reference_app() -> Iterator[tuple[str, int]]:
         yield app.url + "/api/chat", port
 
 
+def test_quiet_prints_the_table_alone(reference_app: tuple[str, int]) -> None:
+    url, port = reference_app
+    result = invoke("-q", "--endpoint", url, "--upstream-port", str(port), "--only",
+                    "headers,progressive")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("CHECK") and "VERDICT" in lines[0]
+    rows = [ln.split()[0] for ln in lines[2:] if ln and not ln.startswith((" ", "-"))]
+    assert rows[:2] == ["headers", "progressive"]
+    assert "upstream simulator" not in result.output
+
+
 def test_a_body_the_app_rejects(reference_app: tuple[str, int]) -> None:
     url, port = reference_app
     result = invoke("--endpoint", url, "--upstream-port", str(port), "--body", '{"nope": 1}',
@@ -134,6 +147,10 @@ def test_full_run_against_the_reference_app(reference_app: tuple[str, int], tmp_
     assert result.exit_code == 0, result.output
     assert f"OPENAI_BASE_URL=http://127.0.0.1:{port}/v1" in result.output
     assert "OK: 9 pass" in result.output
+    for name in ("headers", "progressive", "concurrency"):  # the live line, not a table too
+        live = [ln for ln in result.output.splitlines() if ln[8:].startswith(f"{name} ")]
+        assert len(live) == 1, name
+    assert "VERDICT" not in result.output
     data = json.loads(paths["json"].read_text())
     assert data["ok"] is True and len(data["checks"]) == 9
     assert data["duration"] < 60

@@ -7,9 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from simulator import Simulator, compile_scenario
-from simulator.check.extract import Extractor, validate_mode
-from simulator.errors import ConfigError
+from sselab import Simulator, compile_scenario
+from sselab.check.extract import Extractor, validate_mode
+from sselab.errors import ConfigError
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 FAST = {  # built-in scenarios' content, without their pacing (these tests read whole bodies)

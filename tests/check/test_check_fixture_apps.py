@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulator import Simulator
-from simulator.check import Settings, Target, run_checks, tcp_queues
+from sselab import Simulator
+from sselab.check import Settings, Target, run_checks, tcp_queues
 
 FAST = Settings(stall_wait=2.0)
 

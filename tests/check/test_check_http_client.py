@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from simulator.check.extract import Extractor
-from simulator.check.http_client import Request, Stream, _Chunked, _head_bytes
+from sselab.check.extract import Extractor
+from sselab.check.http_client import Request, Stream, _Chunked, _head_bytes
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 

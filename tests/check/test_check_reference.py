@@ -9,9 +9,9 @@ import asyncio
 import pytest
 from check_shots import screenshot
 
-from reference_app import AppServer
-from simulator import Simulator
-from simulator.check import Report, Settings, Target, run_checks, to_html
+from sselab import Simulator
+from sselab.check import Report, Settings, Target, run_checks, to_html
+from sselab_reference_app import AppServer
 
 SETTINGS = Settings(stall_wait=3.0)  # the app's idle timeout is 1 s here
 EXPECTED_FAILURES = {

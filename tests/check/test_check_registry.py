@@ -6,10 +6,10 @@ import importlib
 import inspect
 import pkgutil
 
-import simulator.check as check_pkg
-from simulator.check.checks import checks
+import sselab.check as check_pkg
+from sselab.check.checks import checks
 
-checks_pkg = importlib.import_module("simulator.check.checks")  # the function shadows it
+checks_pkg = importlib.import_module("sselab.check.checks")  # the function shadows it
 
 
 def test_every_module_registers_one_check() -> None:

@@ -9,9 +9,9 @@ import re
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from simulator.check import CheckResult, Lane, Marker, Report, Timeline, table, to_html, to_xml
-from simulator.check.context import _thin
-from simulator.check.timeline_svg import render
+from sselab.check import CheckResult, Lane, Marker, Report, Timeline, table, to_html, to_xml
+from sselab.check.context import _thin
+from sselab.check.timeline_svg import render
 
 
 def timeline() -> Timeline:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from simulator.encoders.base import Frame
-from simulator.script.events import Close, Timed
-from simulator.server.pacer import BACKPRESSURE, CONTROL, END, Pacer
+from sselab.encoders.base import Frame
+from sselab.script.events import Close, Timed
+from sselab.server.pacer import BACKPRESSURE, CONTROL, END, Pacer
 
 
 async def test_frames_leave_in_order_near_their_due_times() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pkgutil
 from pathlib import Path
 
-import simulator
-from simulator import encoders, shaping
+import sselab
+from sselab import encoders, shaping
 
 EXPECTED = {
     "REQUEST_ID_HEADER", "SCENARIO_HEADER", "ConfigError", "RequestRecord", "Scenario",
@@ -17,9 +17,9 @@ EXPECTED = {
 
 
 def test_all_is_the_public_api() -> None:
-    assert set(simulator.__all__) == EXPECTED
-    for name in simulator.__all__:
-        assert hasattr(simulator, name), name
+    assert set(sselab.__all__) == EXPECTED
+    for name in sselab.__all__:
+        assert hasattr(sselab, name), name
 
 
 def _modules(pkg: object, skip: set[str]) -> set[str]:

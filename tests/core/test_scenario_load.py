@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator import ScenarioError, load_all, load_dir, load_text
-from simulator.scenario import builtin_dir
-from simulator.shaping import faults
+from sselab import ScenarioError, load_all, load_dir, load_text
+from sselab.scenario import builtin_dir
+from sselab.shaping import faults
 
 
 def err(text: str) -> ScenarioError:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from simulator import compile_scenario, load_all, load_text
-from simulator.script.build import tokenize
-from simulator.script.events import (
+from sselab import compile_scenario, load_all, load_text
+from sselab.script.build import tokenize
+from sselab.script.events import (
     Close,
     ErrorEvent,
     Finish,

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from simulator import Simulator, SimulatorThread
-from simulator.sse_parse import parse
+from sselab import Simulator, SimulatorThread
+from sselab.sse_parse import parse
 
 CHAT = "/v1/chat/completions"
 
@@ -236,7 +236,7 @@ async def test_cors_preflight_and_headers(sim: Simulator) -> None:
 
 
 def test_serve_logs_one_line_per_finished_request() -> None:
-    from simulator.server.recorder import log_line
+    from sselab.server.recorder import log_line
 
     lines: list[str] = []
     with SimulatorThread(on_finish=lambda rec: lines.append(log_line(rec))) as s:

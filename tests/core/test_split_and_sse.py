@@ -7,13 +7,13 @@ import random
 
 import pytest
 
-from simulator import compile_scenario, load_all
-from simulator.encoders import Frame, RequestInfo, formats
-from simulator.encoders.sse_frame import sse
-from simulator.shaping import shape
-from simulator.shaping.line_endings import LineEndingsFault
-from simulator.shaping.split_bytes import SplitFault
-from simulator.sse_parse import SSEEvent, parse
+from sselab import compile_scenario, load_all
+from sselab.encoders import Frame, RequestInfo, formats
+from sselab.encoders.sse_frame import sse
+from sselab.shaping import shape
+from sselab.shaping.line_endings import LineEndingsFault
+from sselab.shaping.split_bytes import SplitFault
+from sselab.sse_parse import SSEEvent, parse
 
 SSE_FORMATS = ["openai_chat", "openai_responses", "anthropic", "gemini", "vercel_ui_stream",
                "plain_sse"]

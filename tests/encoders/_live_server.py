@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from simulator.encoders import formats
-from simulator.encoders.base import Frame, RequestInfo
-from simulator.script.events import Close, Reset, Script, Stall
+from sselab.encoders import formats
+from sselab.encoders.base import Frame, RequestInfo
+from sselab.script.events import Close, Reset, Script, Stall
 
 
 @dataclass

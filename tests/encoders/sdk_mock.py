@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from simulator.encoders import formats
-from simulator.encoders.base import Frame, RequestInfo
-from simulator.script.events import (
+from sselab.encoders import formats
+from sselab.encoders.base import Frame, RequestInfo
+from sselab.script.events import (
     Close,
     Event,
     Finish,

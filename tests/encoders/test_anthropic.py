@@ -13,11 +13,11 @@ import pytest
 from _live_server import LiveFormat
 from sdk_mock import ESCAPE_CASES, FakeProvider, encode, make_script, random_splits
 
-from simulator.encoders import formats
-from simulator.encoders.anthropic import FORMAT, PING, message_id, tool_use_id
-from simulator.encoders.base import Frame, RequestInfo
-from simulator.encoders.sse_frame import sse_json
-from simulator.script.events import (
+from sselab.encoders import formats
+from sselab.encoders.anthropic import FORMAT, PING, message_id, tool_use_id
+from sselab.encoders.base import Frame, RequestInfo
+from sselab.encoders.sse_frame import sse_json
+from sselab.script.events import (
     Close,
     ErrorEvent,
     Finish,

@@ -15,11 +15,11 @@ from google import genai
 from google.genai import errors, types
 from sdk_mock import ESCAPE_CASES, FakeProvider, encode, make_script, random_splits
 
-from simulator.encoders import formats
-from simulator.encoders.base import Frame, RequestInfo
-from simulator.encoders.gemini import FORMAT, response_id, split_model_action
-from simulator.encoders.sse_frame import sse
-from simulator.script.events import (
+from sselab.encoders import formats
+from sselab.encoders.base import Frame, RequestInfo
+from sselab.encoders.gemini import FORMAT, response_id, split_model_action
+from sselab.encoders.sse_frame import sse
+from sselab.script.events import (
     Close,
     ErrorEvent,
     Finish,

@@ -17,10 +17,10 @@ from sdk_mock import (
     random_splits,
 )
 
-from simulator.encoders import formats
-from simulator.encoders.base import Frame, RequestInfo
-from simulator.encoders.openai_chat import Chunks
-from simulator.script.events import (
+from sselab.encoders import formats
+from sselab.encoders.base import Frame, RequestInfo
+from sselab.encoders.openai_chat import Chunks
+from sselab.script.events import (
     Close,
     ErrorEvent,
     Finish,

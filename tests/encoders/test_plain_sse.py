@@ -12,11 +12,11 @@ from aiohttp import web
 from anthropic._streaming import SSEDecoder  # a WHATWG-style decoder from a real SDK
 from sdk_mock import ESCAPE_CASES, encode, make_script, random_splits
 
-from simulator.encoders import formats
-from simulator.encoders.base import Frame, RequestInfo
-from simulator.encoders.plain_sse import FORMAT, stream_id
-from simulator.encoders.sse_frame import sse_json
-from simulator.script.events import (
+from sselab.encoders import formats
+from sselab.encoders.base import Frame, RequestInfo
+from sselab.encoders.plain_sse import FORMAT, stream_id
+from sselab.encoders.sse_frame import sse_json
+from sselab.script.events import (
     Close,
     ErrorEvent,
     Finish,

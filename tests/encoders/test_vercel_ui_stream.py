@@ -21,11 +21,11 @@ import pytest
 from _live_server import LiveFormat
 from sdk_mock import ESCAPE_CASES, encode, make_script, random_splits
 
-from simulator.encoders import formats
-from simulator.encoders.base import Frame, RequestInfo
-from simulator.encoders.sse_frame import sse_json
-from simulator.encoders.vercel_ui_stream import FORMAT, message_id
-from simulator.script.events import (
+from sselab.encoders import formats
+from sselab.encoders.base import Frame, RequestInfo
+from sselab.encoders.sse_frame import sse_json
+from sselab.encoders.vercel_ui_stream import FORMAT, message_id
+from sselab.script.events import (
     Close,
     ErrorEvent,
     Finish,

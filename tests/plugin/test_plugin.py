@@ -17,7 +17,7 @@ import asyncio
 import httpx
 import pytest
 
-from reference_app import AppServer, AppThread
+from sselab_reference_app import AppServer, AppThread
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": False}
 MINE = "name: mine\\ndescription: mine\\nresponse: {text: hello from my scenario}\\n"
@@ -86,9 +86,9 @@ async def test_check_helper_from_an_async_test(sselab_simulator, sselab_check):
 
 def plugin_args() -> list[str]:
     """Load the plugin by its entry point when sselab is installed, else by module name."""
-    installed = any(ep.value == "simulator.pytest_plugin"
+    installed = any(ep.value == "sselab.pytest_plugin"
                     for ep in importlib.metadata.entry_points(group="pytest11"))
-    return [] if installed else ["-p", "simulator.pytest_plugin"]
+    return [] if installed else ["-p", "sselab.pytest_plugin"]
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_typo(sselab_simulator):
 def test_pyproject_declares_the_entry_point() -> None:
     text = (ROOT / "pyproject.toml").read_text()  # (tomllib is 3.11+; sselab supports 3.10)
     section = text.split("[project.entry-points.pytest11]", 1)[1].split("\n[", 1)[0]
-    assert 'sselab = "simulator.pytest_plugin"' in section.splitlines()
-    import simulator.pytest_plugin as plugin
+    assert 'sselab = "sselab.pytest_plugin"' in section.splitlines()
+    import sselab.pytest_plugin as plugin
 
     assert callable(plugin.sselab_check) and callable(plugin.sselab_simulator)

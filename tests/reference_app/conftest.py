@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from refapp_client import Received, body, read_events
 
-from reference_app import AppServer
-from simulator import Simulator
+from sselab import Simulator
+from sselab_reference_app import AppServer
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A small SSE client for the reference app's backend tests: records when each event arrived.
 
-It parses with sselab's own decoder (``simulator.sse_parse``), independent of the app's."""
+It parses with sselab's own decoder (``sselab.sse_parse``), independent of the app's."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from typing import Any
 
 import aiohttp
 
-from reference_app import AppServer
-from simulator import Simulator, compile_scenario
-from simulator.script.events import ErrorEvent, Stall, TextDelta
-from simulator.sse_parse import SSEDecoder
+from sselab import Simulator, compile_scenario
+from sselab.script.events import ErrorEvent, Stall, TextDelta
+from sselab.sse_parse import SSEDecoder
+from sselab_reference_app import AppServer
 
 
 @dataclass

@@ -15,10 +15,10 @@ import aiohttp
 import pytest
 from refapp_client import Chat, expected
 
-import reference_app
-from reference_app import AnswerStore, AppServer, make_config, parse_chat
-from reference_app.config import ConfigError
-from simulator import Simulator, SimulatorThread
+import sselab_reference_app
+from sselab import Simulator, SimulatorThread
+from sselab_reference_app import AnswerStore, AppServer, make_config, parse_chat
+from sselab_reference_app.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,27 +116,28 @@ def test_settings_from_environment_and_errors() -> None:
 
 
 def test_app_never_imports_the_simulator() -> None:
-    code = ("import sys, reference_app, reference_app.app, reference_app.runner; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'simulator'))")
+    code = ("import sys, sselab_reference_app, sselab_reference_app.app, "
+            "sselab_reference_app.runner; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sselab'))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60, check=True).stdout
     assert out.strip() == "[]"
-    for path in Path(reference_app.__file__).parent.glob("*.py"):
+    for path in Path(sselab_reference_app.__file__).parent.glob("*.py"):
         if path.name != "cli.py":  # sselab's demo glue
             source = path.read_text(encoding="utf-8")
-            assert "import simulator" not in source and "from simulator" not in source, path
+            assert "import sselab" not in source and "from sselab" not in source, path
 
 
 def test_public_api() -> None:
-    assert sorted(reference_app.__all__) == sorted(
-        name for name in dir(reference_app) if name in reference_app.__all__)
-    assert {"create_app", "AppServer", "AppThread", "Flags"} <= set(reference_app.__all__)
+    assert sorted(sselab_reference_app.__all__) == sorted(
+        name for name in dir(sselab_reference_app) if name in sselab_reference_app.__all__)
+    assert {"create_app", "AppServer", "AppThread", "Flags"} <= set(sselab_reference_app.__all__)
 
 
 def test_demo_command_serves_the_chat_until_interrupted() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from reference_app.cli import demo_command; demo_command()",
+        [sys.executable, "-c", "from sselab_reference_app.cli import demo_command; demo_command()",
          "--port", "0", "--idle-timeout", "3"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -164,7 +165,8 @@ def test_demo_command_serves_the_chat_until_interrupted() -> None:
 def test_demo_reports_a_busy_port() -> None:
     with AppServerPortHolder() as port:
         proc = subprocess.run(
-            [sys.executable, "-c", "from reference_app.cli import demo_command; demo_command()",
+            [sys.executable, "-c",
+             "from sselab_reference_app.cli import demo_command; demo_command()",
              "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=60,
             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode != 0
@@ -188,7 +190,7 @@ class AppServerPortHolder:
 
 
 def test_demo_is_plugged_into_sselab() -> None:
-    out = subprocess.run([sys.executable, "-m", "simulator", "demo", "--help"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "sselab", "demo", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60).stdout
     assert "reference chat app" in out
 
@@ -197,7 +199,8 @@ def test_python_m_reference_app_runs_from_the_environment() -> None:
     with SimulatorThread() as sim:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_BASE_URL": sim.base_url + "/v1",
                "OPENAI_API_KEY": "sk-test", "REFERENCE_MODEL": "unicode"}
-        proc = subprocess.Popen([sys.executable, "-m", "reference_app", "--port", "0"], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "sselab_reference_app", "--port", "0"],
+                                cwd=ROOT,
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
         try:
@@ -222,7 +225,7 @@ def test_python_m_reference_app_runs_from_the_environment() -> None:
 
 
 def test_python_m_reference_app_reports_bad_settings() -> None:
-    proc = subprocess.run([sys.executable, "-m", "reference_app", "--port", "0"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "sselab_reference_app", "--port", "0"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT),
                                "REFERENCE_IDLE_TIMEOUT": "soon"})

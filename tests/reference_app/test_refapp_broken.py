@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from refapp_client import CJK_SPLIT, AppFactory, Chat, body, expected, read_events
 
-from reference_app import Flags, make_config
-from reference_app.config import ConfigError
-from simulator import Simulator, compile_scenario
-from simulator.script.events import TextDelta
+from sselab import Simulator, compile_scenario
+from sselab.script.events import TextDelta
+from sselab_reference_app import Flags, make_config
+from sselab_reference_app.config import ConfigError
 
 CORRECT, BROKEN = False, True
 

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from refapp_client import AppFactory, Chat, body, expected, read_events
 
-from reference_app import AppServer
-from simulator import Simulator
+from sselab import Simulator
+from sselab_reference_app import AppServer
 
 
 @pytest.mark.parametrize("scenario", ["long-answer", "stall-forever"])
@@ -115,12 +115,12 @@ async def test_keepalives_while_upstream_is_silent(sim: Simulator, app_factory: 
 
 async def test_a_bug_in_the_app_ends_the_stream_with_an_error(
         sim: Simulator, app: AppServer, chat: Chat, monkeypatch: pytest.MonkeyPatch) -> None:
-    import reference_app.relay
+    import sselab_reference_app.relay
 
     def broken(event: object) -> None:
         raise KeyError("oops")
 
-    monkeypatch.setattr(reference_app.relay, "interpret", broken)
+    monkeypatch.setattr(sselab_reference_app.relay, "interpret", broken)
     got = await chat(app, "default")
     assert got.types == ["start", "error"] and got.last("error")["kind"] == "internal"
     assert app.store.all()[-1].state == "failed"

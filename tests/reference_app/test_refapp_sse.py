@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reference_app.sse import SSEEvent, SSEParser, comment, frame
+from sselab_reference_app.sse import SSEEvent, SSEParser, comment, frame
 
 STREAM = ("data: {\"a\":\"Grüße 日本 🚀\"}\n\n"
           ": a comment\n\n"

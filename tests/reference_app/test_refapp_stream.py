@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from refapp_client import CJK_SPLIT, AppFactory, Chat, expected
 
-from reference_app import AppServer
-from simulator import Simulator, compile_scenario
-from simulator.script.events import TextDelta
+from sselab import Simulator, compile_scenario
+from sselab.script.events import TextDelta
+from sselab_reference_app import AppServer
 
 
 async def test_streaming_headers_and_event_order(sim: Simulator, app: AppServer,

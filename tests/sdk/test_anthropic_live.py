@@ -14,7 +14,7 @@ import anthropic
 import httpx2
 import pytest
 
-from simulator import Simulator, SimulatorThread, compile_scenario
+from sselab import Simulator, SimulatorThread, compile_scenario
 
 CASES: dict[str, object] = {
     "default": "ok", "unicode": "ok", "tool-call": "ok", "json-output": "ok", "thinking": "ok",

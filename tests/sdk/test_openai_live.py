@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from simulator import Simulator, SimulatorThread, compile_scenario
+from sselab import Simulator, SimulatorThread, compile_scenario
 
 # scenario -> expected: "ok" (exact text), or the exception class the SDK raises
 CASES = {

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from simulator.toxiproxy.testing import (  # noqa: F401  (``toxiproxy`` is a fixture)
+from sselab.toxiproxy.testing import (  # noqa: F401  (``toxiproxy`` is a fixture)
     real_server_unavailable_reason,
     toxiproxy,
     toxiproxy_client,

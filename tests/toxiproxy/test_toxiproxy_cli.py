@@ -14,10 +14,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from simulator.toxiproxy.cli import toxiproxy_command
+from sselab.toxiproxy.cli import toxiproxy_command
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMAND = ["-c", "from simulator.toxiproxy.cli import toxiproxy_command; toxiproxy_command()"]
+COMMAND = ["-c", "from sselab.toxiproxy.cli import toxiproxy_command; toxiproxy_command()"]
 
 
 def _spawn(*args: str) -> subprocess.Popen:

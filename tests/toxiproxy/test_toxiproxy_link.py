@@ -11,7 +11,7 @@ import socket
 import aiohttp
 import pytest
 
-from simulator.toxiproxy import ToxiproxyServer
+from sselab.toxiproxy import ToxiproxyServer
 
 PATTERN = bytes(random.Random(7).randrange(256) for _ in range(65_536))
 

@@ -1,4 +1,4 @@
-import simulator.toxiproxy as tp
+import sselab.toxiproxy as tp
 
 EXPECTED = {"VERSION", "ApiError", "Chunk", "Stub", "ThreadedToxiproxy", "ToxiproxyServer",
             "make_app", "register", "start_in_thread", "toxic_types"}

@@ -10,8 +10,8 @@ import json
 import httpx
 import pytest
 
-from simulator import SCENARIO_HEADER, Simulator
-from simulator.sse_parse import SSEDecoder
+from sselab import SCENARIO_HEADER, Simulator
+from sselab.sse_parse import SSEDecoder
 
 TEXT = "Héllo wörld, streaming — 你好 🌍 through a sliced pipe, every byte intact."
 FAST = f"""

@@ -12,8 +12,8 @@ import pytest
 import toxiproxy as toxiproxy_python
 from toxiproxy.api import APIConsumer
 
-from simulator.toxiproxy import start_in_thread
-from simulator.toxiproxy.testing import (
+from sselab.toxiproxy import start_in_thread
+from sselab.toxiproxy.testing import (
     RealToxiproxyUnavailable,
     SselabToxiproxy,
     toxiproxy_client,
@@ -77,7 +77,7 @@ def test_server_binary_on_path_is_started_on_a_free_port(monkeypatch, tmp_path, 
     fake = tmp_path / "toxiproxy-server"
     fake.write_text(
         f"#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -c "
-        "'from simulator.toxiproxy.cli import toxiproxy_command; toxiproxy_command()' \"$@\"\n")
+        "'from sselab.toxiproxy.cli import toxiproxy_command; toxiproxy_command()' \"$@\"\n")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.delenv("TOXIPROXY_URL", raising=False)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from simulator.toxiproxy.link import Stage
-from simulator.toxiproxy.toxic_collection import ToxicSpec
-from simulator.toxiproxy.toxics import Channel, Chunk, Stub
+from sselab.toxiproxy.link import Stage
+from sselab.toxiproxy.toxic_collection import ToxicSpec
+from sselab.toxiproxy.toxics import Channel, Chunk, Stub
 
 
 class Run:

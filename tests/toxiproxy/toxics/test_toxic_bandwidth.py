@@ -1,6 +1,6 @@
 import asyncio
 
-from simulator.toxiproxy.toxics.bandwidth import Bandwidth
+from sselab.toxiproxy.toxics.bandwidth import Bandwidth
 
 
 async def test_rate_and_100ms_slices(run):

@@ -1,6 +1,6 @@
 import asyncio
 
-from simulator.toxiproxy.toxics.latency import Latency
+from sselab.toxiproxy.toxics.latency import Latency
 
 
 async def test_delays_each_chunk_from_its_arrival(run):

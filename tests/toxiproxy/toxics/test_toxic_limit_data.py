@@ -1,4 +1,4 @@
-from simulator.toxiproxy.toxics.limit_data import LimitData
+from sselab.toxiproxy.toxics.limit_data import LimitData
 
 
 async def test_passes_exactly_n_bytes_then_closes(run):

@@ -1,4 +1,4 @@
-from simulator.toxiproxy.toxics.noop import Noop
+from sselab.toxiproxy.toxics.noop import Noop
 
 
 async def test_passes_chunks_in_order_and_the_end(run):

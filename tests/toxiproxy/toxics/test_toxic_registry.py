@@ -5,8 +5,8 @@ import pkgutil
 
 import pytest
 
-import simulator.toxiproxy.toxics as toxics_pkg
-from simulator.toxiproxy.toxics import BadAttribute, build, toxic_types
+import sselab.toxiproxy.toxics as toxics_pkg
+from sselab.toxiproxy.toxics import BadAttribute, build, toxic_types
 
 TOXIPROXY_TOXICS = {"noop", "latency", "bandwidth", "slow_close", "timeout", "reset_peer",
                     "slicer", "limit_data"}

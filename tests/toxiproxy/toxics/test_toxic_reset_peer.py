@@ -1,6 +1,6 @@
 import asyncio
 
-from simulator.toxiproxy.toxics.reset_peer import ResetPeer
+from sselab.toxiproxy.toxics.reset_peer import ResetPeer
 
 
 async def test_resets_timeout_after_first_data(run):

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from simulator.toxiproxy.toxics.slicer import Slicer
+from sselab.toxiproxy.toxics.slicer import Slicer
 
 
 @pytest.mark.parametrize(("avg", "var", "size"), [(10, 3, 1000), (64, 0, 1024), (1, 0, 50),

@@ -1,6 +1,6 @@
 import asyncio
 
-from simulator.toxiproxy.toxics.slow_close import SlowClose
+from sselab.toxiproxy.toxics.slow_close import SlowClose
 
 
 async def test_data_passes_at_once_and_the_end_waits(run):

@@ -1,6 +1,6 @@
 import asyncio
 
-from simulator.toxiproxy.toxics.timeout import Timeout
+from sselab.toxiproxy.toxics.timeout import Timeout
 
 
 async def test_drops_data_and_closes_after_timeout(run):

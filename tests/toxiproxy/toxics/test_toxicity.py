@@ -1,8 +1,8 @@
 """The runner: toxicity is rolled once per stage (an unrolled toxic acts as noop); a toxic
 that raises ends its connection, not the server."""
 
-from simulator.toxiproxy.toxics.latency import Latency
-from simulator.toxiproxy.toxics.limit_data import LimitData
+from sselab.toxiproxy.toxics.latency import Latency
+from sselab.toxiproxy.toxics.limit_data import LimitData
 
 
 async def test_toxicity_zero_is_a_pass_through(run):

@@ -1,0 +1,196 @@
+"""The ``sselab`` command: serve, scenarios, and the sub-systems' commands.
+
+Every expected failure (bad scenario file, port in use, unknown name) is printed as one clear
+line and exits with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import SselabError
+
+# (module, attribute) of commands that live with their sub-system; each is optional so that
+# the core CLI works while a sub-system is being built.
+_PLUGGED = [
+    ("sselab.toxiproxy.cli", "toxiproxy_command"),
+    ("sselab.buffering.cli", "proxy_command"),
+    ("sselab.buffering.cli", "buffering_report_command"),
+    ("sselab.check.cli", "check_command"),
+    ("sselab_reference_app.cli", "demo_command"),
+]
+
+
+def fail(message: str) -> None:
+    click.echo(f"sselab: {message}", err=True)
+    sys.exit(2)
+
+
+def _describe(exc: SselabError) -> str:
+    """One line; several scenario mistakes: a line naming every bad file, then one per mistake."""
+    from .errors import ScenarioError
+
+    if isinstance(exc, ScenarioError) and len(exc.errors) > 1:
+        files = list(dict.fromkeys(e.file or "<scenario>" for e in exc.errors))
+        lines = "".join(f"\n  {e}" for e in exc.errors)
+        return f"{len(exc.errors)} scenario errors in {', '.join(files)}:{lines}"
+    return str(exc)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SselabError as exc:
+            fail(_describe(exc))
+        except OSError as exc:
+            fail(str(exc))
+        return None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sselab")
+def main() -> None:
+    """sselab: test LLM token streaming against a faithful, misbehaving fake provider."""
+
+
+def _scenario_dirs_option(f: object) -> object:
+    return click.option("--scenarios", "scenario_dirs", multiple=True,
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="A directory of scenario YAML files (repeatable); its names "
+                             "override built-in ones.")(f)  # type: ignore[arg-type]
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port, printed).")
+@_scenario_dirs_option
+@click.option("--default-scenario", default="default", show_default=True,
+              help="Scenario for requests that name none.")
+@click.option("--max-stall", default=300.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds after which a 'forever' stall is closed.")
+@click.option("-q", "--quiet", is_flag=True, help="Do not log a line per finished request.")
+def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenario: str,
+          max_stall: float, quiet: bool) -> None:
+    """Run the simulator until Ctrl-C."""
+    from ._lifecycle import stop_on_signals
+    from .api import Simulator
+    from .server.recorder import log_line
+
+    def log(rec: object) -> None:
+        click.echo(log_line(rec))  # type: ignore[arg-type]
+
+    async def run() -> None:
+        sim = Simulator(host=host, port=port, scenario_dirs=scenario_dirs,
+                        default_scenario=default_scenario, max_stall=max_stall,
+                        on_finish=None if quiet else log)
+        stop = stop_on_signals()
+        await sim.start()
+        housekeeping = asyncio.create_task(_full_gc_when_idle(sim))
+        click.echo(f"sselab simulator listening on {sim.base_url}")
+        click.echo(f"  OpenAI:    {sim.base_url}/v1   Anthropic: {sim.base_url}")
+        click.echo(f"  timeline:  {sim.base_url}/_sselab/requests   (Ctrl-C to stop)")
+        try:
+            await stop.wait()
+        finally:
+            housekeeping.cancel()
+            await sim.stop()
+            click.echo("sselab simulator stopped")
+
+    asyncio.run(run())
+
+
+async def _full_gc_when_idle(sim: object, every: float = 10.0, at_most: float = 300.0) -> None:
+    """Keep the garbage collector's full passes out of live streams.
+
+    Measured with 1,000 concurrent 20 tokens/s streams: each automatic full pass stalled every
+    stream for 20-45 ms, every few seconds (p99 lateness 7-17 ms instead of 1.2 ms). What
+    start-up loaded is frozen out of the collector, young objects are still collected as usual,
+    and full passes run here instead: when no stream is in progress, or every ``at_most``
+    seconds under continuous load.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(700, 10, 1_000_000)  # no automatic full passes
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while True:
+        await asyncio.sleep(every)
+        busy = any(r.outcome == "in_progress" for r in sim.recorder)  # type: ignore[attr-defined]
+        if not busy or loop.time() - last > at_most:
+            gc.collect()
+            last = loop.time()
+
+
+@main.group(invoke_without_command=True)
+@_scenario_dirs_option
+@click.pass_context
+def scenarios(ctx: click.Context, scenario_dirs: tuple[Path, ...]) -> None:
+    """List the scenarios (built-in and from --scenarios directories)."""
+    from .scenario import load_all
+
+    ctx.obj = load_all(scenario_dirs)
+    if ctx.invoked_subcommand is None:
+        width = max(len(n) for n in ctx.obj)
+        for name in sorted(ctx.obj):
+            click.echo(f"{name:<{width}}  {ctx.obj[name].description}")
+
+
+@scenarios.command("show")
+@click.argument("name")
+@click.pass_obj
+def scenarios_show(found: dict, name: str) -> None:
+    """Print one scenario's file."""
+    from .errors import UnknownScenarioError
+
+    if name not in found:
+        raise UnknownScenarioError(name, list(found))
+    scenario = found[name]
+    if scenario.source and Path(scenario.source).exists():
+        click.echo(f"# {scenario.source}")
+        click.echo(Path(scenario.source).read_text(encoding="utf-8").rstrip())
+    else:
+        click.echo(f"name: {scenario.name}\ndescription: {scenario.description}")
+
+
+@scenarios.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def scenarios_check(files: tuple[Path, ...]) -> None:
+    """Validate scenario files (or directories) and report every error.
+
+    One line per mistake, ``file:line: field: message``, in every file given (YAML syntax errors
+    and names used twice in a directory included), then ``N files, M errors``. Exits 1 when
+    there is any error.
+    """
+    from .scenario import check_paths
+
+    read, _, errors = check_paths(files)
+    for exc in errors:
+        click.echo(str(exc), err=True)
+    bad_files = {e.file for e in errors}
+    for path in read:
+        if str(path) not in bad_files:
+            click.echo(f"ok   {path}")
+    click.echo(f"{len(read)} file{'s' * (len(read) != 1)}, "
+               f"{len(errors)} error{'s' * (len(errors) != 1)}")
+    if errors:
+        sys.exit(1)
+
+
+def _plug() -> None:
+    for module, attr in _PLUGGED:
+        try:
+            command = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            continue
+        main.add_command(command)
+
+
+_plug()
