@@ -3,6 +3,7 @@
 # Installs what the tests need on a fresh Debian machine, then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
@@ -28,8 +29,14 @@ fi
 
 set +e
 echo "== ruff"
-python -m ruff check sselab sselab_reference_app tests e2e bench
+python -m ruff check sselab sselab_reference_app tests e2e bench docs/hooks.py
 lint=$?
+
+echo "== mkdocs build --strict (the guide: a broken link or reference fails)"
+NO_MKDOCS_2_WARNING=1 python -m mkdocs build --strict --site-dir "${TMPDIR:-/tmp}/sselab-site-$$" 2>&1 \
+  | grep -v '^INFO'
+docs=${PIPESTATUS[0]}
+rm -rf "${TMPDIR:-/tmp}/sselab-site-$$"
 
 echo "== pytest"
 python -m pytest "$@"
@@ -43,4 +50,10 @@ if [ $lint -ne 0 ]; then
   echo "ruff found problems (see above)" >&2
   [ $rc -eq 0 ] && rc=1
 fi
+if [ $docs -ne 0 ]; then
+  echo "mkdocs build --strict failed (see above)" >&2
+  [ $rc -eq 0 ] && rc=1
+fi
+elapsed=$((SECONDS - started))
+echo "== scripts/test.sh wall time: $((elapsed / 60)) min $((elapsed % 60)) s"
 exit $rc

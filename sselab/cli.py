@@ -184,6 +184,26 @@ def scenarios_check(files: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
+# The guide page of each command (docs/ in the repository): every --help ends with it.
+GUIDE = {
+    "": "docs/index.md",
+    "serve": "docs/getting-started.md",
+    "scenarios": "docs/scenarios.md",
+    "toxiproxy": "docs/toxiproxy.md",
+    "proxy": "docs/buffering.md",
+    "buffering-report": "docs/buffering.md",
+    "check": "docs/check.md",
+    "demo": "docs/reference-app.md",
+}
+
+
+def _with_guide(command: click.Command, page: str) -> None:
+    command.epilog = f"Guide: {page}"
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_guide(sub, page)
+
+
 def _plug() -> None:
     for module, attr in _PLUGGED:
         try:
@@ -191,6 +211,9 @@ def _plug() -> None:
         except (ImportError, AttributeError):
             continue
         main.add_command(command)
+    main.epilog = f"Guide: {GUIDE['']}"
+    for name, command in main.commands.items():
+        _with_guide(command, GUIDE.get(name, GUIDE[""]))
 
 
 _plug()

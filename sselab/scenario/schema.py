@@ -18,12 +18,21 @@ A scenario file is YAML::
       - {type: error_event, at_token: 40, kind: overloaded}
 
 Fault entries are validated against the dataclass of their ``type`` (``sselab.shaping``).
+Each field's ``doc`` metadata is its one-line reference: the guide's scenario reference page is
+generated from these dataclasses (``sselab._docgen``), so it cannot drift from the validator.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+
+def doc(text: str, shown_default: str | None = None, **kwargs: Any) -> Any:
+    """A dataclass field carrying its one-line reference (and, where the loader supplies the
+    default rather than the dataclass, the default to show) for the generated docs."""
+    return field(metadata={"doc": text, "shown_default": shown_default}, **kwargs)
+
 
 Tokenize = Literal["words", "chars", "approx4"]
 FinishReason = Literal["stop", "length", "tool_calls"]
@@ -33,59 +42,63 @@ FinishReason = Literal["stop", "length", "tool_calls"]
 class FakerText:
     """Deterministic generated text: same seed, same text (for a given Faker version)."""
 
-    seed: int = 0
-    sentences: int | None = None
-    paragraphs: int | None = None
-    words: int | None = None
-    locale: str = "en_US"
+    seed: int = doc("Faker seed: the same seed gives the same text", default=0)
+    sentences: int | None = doc("number of sentences", default=None)
+    paragraphs: int | None = doc("number of paragraphs", default=None)
+    words: int | None = doc("number of words", default=None)
+    locale: str = doc("Faker locale, e.g. `de_DE`", default="en_US")
 
 
 @dataclass(frozen=True)
 class ToolCallSpec:
-    name: str
-    arguments: Any = field(default_factory=dict)  # a mapping (sent as JSON) or a JSON string
-    id: str | None = None
+    name: str = doc("the tool's name")
+    arguments: Any = doc("a mapping (sent as JSON) or a JSON string", default_factory=dict)
+    id: str | None = doc("the call id (default: derived from the scenario)", default=None)
 
 
 @dataclass(frozen=True)
 class Response:
-    text: str | None = None
-    faker: FakerText | None = None
-    json: Any = None
-    tool_calls: list[ToolCallSpec] = field(default_factory=list)
-    thinking: str | None = None
-    finish_reason: FinishReason | None = None
+    text: str | None = doc("the literal answer text", default=None)
+    faker: FakerText | None = doc("generated text instead of `text`", default=None)
+    json: Any = doc("JSON output, streamed as its text", default=None)
+    tool_calls: list[ToolCallSpec] = doc("tool calls, streamed as argument fragments",
+                                         default_factory=list)
+    thinking: str | None = doc("reasoning text (Anthropic thinking deltas, Responses "
+                               "reasoning)", default=None)
+    finish_reason: FinishReason | None = doc("the finish reason (default: derived from the "
+                                             "answer)", default=None)
 
 
 @dataclass(frozen=True)
 class Burst:
     """Tokens come ``size`` at a time (``token_ms`` apart in a burst), ``pause_ms`` between."""
 
-    size: int
-    pause_ms: float
+    size: int = doc("tokens per burst")
+    pause_ms: float = doc("milliseconds between bursts")
 
 
 @dataclass(frozen=True)
 class Timing:
-    ttft_ms: float = 0.0
-    token_ms: float = 0.0
-    jitter_ms: float = 0.0
-    seed: int = 0
-    burst: Burst | None = None
+    ttft_ms: float = doc("milliseconds before the first token", default=0.0)
+    token_ms: float = doc("milliseconds between tokens", default=0.0)
+    jitter_ms: float = doc("± uniform jitter on each gap, from `seed`", default=0.0)
+    seed: int = doc("seed of the jitter", default=0)
+    burst: Burst | None = doc("tokens in groups", default=None)
 
 
 @dataclass(frozen=True)
 class UsageSpec:
-    input_tokens: int = 12
+    input_tokens: int = doc("prompt tokens reported in usage", default=12)
 
 
 @dataclass(frozen=True)
 class Scenario:
-    name: str
-    description: str
-    response: Response
-    tokenize: Tokenize = "words"
-    timing: Timing = field(default_factory=Timing)
-    usage: UsageSpec = field(default_factory=UsageSpec)
-    faults: tuple[Any, ...] = ()  # instances of sselab.shaping fault dataclasses
-    source: str | None = None  # file it was loaded from
+    name: str = doc("the scenario's name", shown_default="the file name without `.yaml`")
+    description: str = doc("one line shown by `sselab scenarios`", shown_default="empty")
+    response: Response = doc("what the model answers (required)")
+    tokenize: Tokenize = doc("how the answer is cut into tokens: words (leading space kept), "
+                             "chars, approx4 (~4 characters)", default="words")
+    timing: Timing = doc("when each token is sent", default_factory=Timing)
+    usage: UsageSpec = doc("the usage figures reported", default_factory=UsageSpec)
+    faults: tuple[Any, ...] = doc("what goes wrong, in order (see Faults)", default=())
+    source: str | None = field(default=None, metadata={"internal": True})  # file it came from

@@ -178,9 +178,15 @@ def test_slow_reader_backpressure_is_recorded(sim_thread: SimulatorThread) -> No
     s.sendall(f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
               f"X-Sselab-Scenario: firehose\r\nContent-Length: {len(payload)}\r\n\r\n"
               .encode() + payload)
-    time.sleep(0.8)  # not reading: the server must wait, not buffer the whole answer
+    # not reading: the server must come to wait (on a loaded machine filling the socket
+    # buffers may take a while), not buffer the whole answer
+    deadline = time.monotonic() + 10
+    while (sim_thread.last is None or sim_thread.last.blocked_since is None) \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
     rec = sim_thread.last
     assert rec.outcome == "in_progress" and rec.blocked_since is not None
+    time.sleep(0.8)  # blocked all along: this time must be recorded as drain wait
     _read_until(s, b"data: [DONE]", limit=20)
     s.close()
     rec = sim_thread.wait_for(timeout=5)
