@@ -14,7 +14,8 @@ Blocks are opened lazily: thinking (``ThinkingDelta``), text (``TextDelta``) and
 (``ToolCallStart``) each get the next index; a thinking block is closed with one
 ``signature_delta`` before its ``content_block_stop``. ``ErrorEvent`` becomes ``event: error``
 with ``{"type":"error","error":{"details":null,"type":"overloaded_error","message":...},
-"request_id":...}`` as the live API sends it, and ends the stream (the SDKs raise on it); ``Malformed`` is an ``event: content_block_delta`` whose data is the broken JSON.
+"request_id":...}`` as the live API sends it, and ends the stream (the SDKs raise on it);
+``Malformed`` is an ``event: content_block_delta`` whose data is the broken JSON.
 ``Usage`` events produce no frame: the last one (else the script's counts) fills
 ``message_start`` and ``message_delta``. Error bodies are ``{"type":"error","error":{...},
 "request_id":...}`` with ``request-id`` and, when set, ``retry-after`` headers; 529 is
