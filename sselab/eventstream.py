@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 import uuid
 from binascii import crc32
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 PRELUDE = 12
@@ -67,13 +68,19 @@ class Message:
 
 @dataclass
 class Decoder:
-    """Incremental: ``feed(bytes) -> [Message]``; raises :class:`FramingError` on bad bytes."""
+    """Incremental: ``feed(bytes) -> [Message]``, or ``add(bytes)`` then iterate; raises
+    :class:`FramingError` on bad bytes (iterating yields the good messages before them)."""
 
     _buf: bytearray = field(default_factory=bytearray)
 
     def feed(self, data: bytes) -> list[Message]:
+        self.add(data)
+        return list(self)
+
+    def add(self, data: bytes) -> None:
         self._buf += data
-        out = []
+
+    def __iter__(self) -> Iterator[Message]:
         while len(self._buf) >= PRELUDE:
             total, head_len, prelude_crc = struct.unpack_from(">III", self._buf)
             if crc32(bytes(self._buf[:8])) != prelude_crc:
@@ -86,9 +93,7 @@ class Decoder:
             del self._buf[:total]
             if crc32(raw[:-4]) != struct.unpack(">I", raw[-4:])[0]:
                 raise FramingError("event stream message checksum mismatch")
-            out.append(Message(_headers(raw[PRELUDE:PRELUDE + head_len]),
-                               raw[PRELUDE + head_len:-4]))
-        return out
+            yield Message(_headers(raw[PRELUDE:PRELUDE + head_len]), raw[PRELUDE + head_len:-4])
 
     @property
     def pending(self) -> int:

@@ -71,7 +71,8 @@ from .sse_frame import sse, sse_json
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
+                "content_filter": "refusal"}
 # error.type by HTTP status (the API's documented table), then by neutral kind for other statuses
 ERROR_TYPE_BY_STATUS = {
     400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
