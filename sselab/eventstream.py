@@ -55,6 +55,12 @@ def exception(exception_type: str, payload: bytes) -> bytes:
                     (":message-type", "exception")], payload)
 
 
+def is_message(data: bytes) -> bool:
+    """Whether ``data`` is exactly one message (its length and prelude checksum agree)."""
+    return (len(data) >= PRELUDE + 4 and struct.unpack_from(">I", data)[0] == len(data)
+            and crc32(data[:8]) == struct.unpack_from(">I", data, 8)[0])
+
+
 def corrupt(data: bytes) -> bytes:
     """The same message with its last byte (the message CRC's) flipped: a checksum error."""
     return data[:-1] + bytes([data[-1] ^ 0xFF]) if data else data
