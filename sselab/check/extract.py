@@ -4,7 +4,9 @@ An extractor is fed the decoded body bytes as they arrive and returns :class:`Pi
 Modes (``--extract``):
 
 ``auto``          SSE or not by content type; per SSE event, the first shape that matches below,
-                  then the JSON path that first yielded text sticks for the rest of the stream
+                  then the JSON path that first yielded text sticks for the rest of the stream;
+                  NDJSON (Ollama) and AWS event streams (Bedrock) by content type or by their
+                  first bytes (see ``extract_framed.py``)
 ``text``          the whole body is the answer (``text/plain`` streams)
 ``sse-data``      SSE; each event's ``data`` is answer text
 ``sse-json:PATH`` SSE; each event's ``data`` is JSON and PATH (dotted, list indexes allowed:
@@ -30,19 +32,19 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..sse_parse import SSEDecoder, SSEEvent
+from .extract_framed import (
+    EVENTSTREAM_TYPE,
+    NDJSON_TYPES,
+    EventStreamReader,
+    NdjsonReader,
+    Piece,
+    sniff_eventstream,
+)
 
 MODES = ("auto", "text", "sse-data", "sse-json:PATH", "openai", "vercel")
 DONE_EVENTS = frozenset({"done", "end", "finish", "finished", "complete", "completed", "close",
                          "message_stop", "response.completed", "stream_end", "eos"})
 TEXT_KEYS = ("text", "content", "delta", "token", "chunk", "value", "textDelta")
-
-
-@dataclass(frozen=True, slots=True)
-class Piece:
-    text: str = ""
-    error: str | None = None  # an error indication, with its message
-    done: bool = False  # the stream said it is complete
-    keepalive: bool = False  # an SSE comment or empty event (no content)
 
 
 @dataclass
@@ -58,10 +60,20 @@ class Extractor:
     _decided: bool = False
     _line: str = ""  # Vercel data stream protocol: partial line
     _comments: int = 0
+    _framed: NdjsonReader | EventStreamReader | None = None
+    _head: bytes = b""  # the first bytes, while too few to tell an event stream
 
     def feed(self, data: bytes, content_type: str = "") -> list[Piece]:
         if not self._decided:
+            ctype = content_type.split(";")[0].strip().lower()
+            if self.mode == "auto" and ctype in ("", "application/octet-stream") and (
+                    (self._head + data)[:1] == b"\0" and len(self._head + data) < 12):
+                self._head += data  # maybe an event stream: its prelude decides
+                return []
+            data, self._head = self._head + data, b""
             self._decide(data, content_type)
+        if self._framed is not None:
+            return self._framed.feed(data)
         if self._sse is None:
             return self._plain(data)
         before = self._sse.comments
@@ -72,6 +84,9 @@ class Extractor:
     # -- choosing a parser ---------------------------------------------------------------------
     def _decide(self, data: bytes, content_type: str) -> None:
         ctype = content_type.split(";")[0].strip().lower()
+        if self.mode == "auto" and self._decide_framed(data, ctype):
+            self._decided = True
+            return
         if self.mode == "text":
             sse = False
         elif self.mode == "vercel":
@@ -90,6 +105,15 @@ class Extractor:
         if self.mode == "vercel" and not sse:
             self.shape = "vercel-data-stream"
         self._decided = True
+
+    def _decide_framed(self, data: bytes, ctype: str) -> bool:
+        """NDJSON (Ollama) or an AWS event stream (Bedrock), by content type or by sniffing."""
+        unknown = ctype in ("", "application/octet-stream")
+        if ctype == EVENTSTREAM_TYPE or (unknown and sniff_eventstream(data)):
+            self._framed, self.shape = EventStreamReader(), "eventstream"
+        elif ctype in NDJSON_TYPES or (unknown and data.lstrip().startswith(b"{")):
+            self._framed, self.shape = NdjsonReader(), "ndjson"
+        return self._framed is not None
 
     def _plain(self, data: bytes) -> list[Piece]:
         text = self._utf8.decode(data)

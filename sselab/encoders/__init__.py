@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .._plugins import load_plugins
-from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
+from .base import Frame, Inspection, Item, Lookup, RequestInfo, WireFormat, register
 from .base import registry as _registry
 
 
@@ -15,4 +15,5 @@ def formats() -> Mapping[str, WireFormat]:
     return _registry()
 
 
-__all__ = ["Frame", "Inspection", "Item", "RequestInfo", "WireFormat", "formats", "register"]
+__all__ = ["Frame", "Inspection", "Item", "Lookup", "RequestInfo", "WireFormat", "formats",
+           "register"]

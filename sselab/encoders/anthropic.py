@@ -13,8 +13,9 @@ The stream, one SSE event per frame, each with an ``event:`` name equal to its J
 Blocks are opened lazily: thinking (``ThinkingDelta``), text (``TextDelta``) and tool_use
 (``ToolCallStart``) each get the next index; a thinking block is closed with one
 ``signature_delta`` before its ``content_block_stop``. ``ErrorEvent`` becomes ``event: error``
-with ``{"type":"error","error":{"type":"overloaded_error",...}}`` and ends the stream (the SDKs
-raise on it); ``Malformed`` is an ``event: content_block_delta`` whose data is the broken JSON.
+with ``{"type":"error","error":{"details":null,"type":"overloaded_error","message":...},
+"request_id":...}`` as the live API sends it, and ends the stream (the SDKs raise on it);
+``Malformed`` is an ``event: content_block_delta`` whose data is the broken JSON.
 ``Usage`` events produce no frame: the last one (else the script's counts) fills
 ``message_start`` and ``message_delta``. Error bodies are ``{"type":"error","error":{...},
 "request_id":...}`` with ``request-id`` and, when set, ``retry-after`` headers; 529 is
@@ -70,7 +71,8 @@ from .sse_frame import sse, sse_json
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
+                "content_filter": "refusal"}
 # error.type by HTTP status (the API's documented table), then by neutral kind for other statuses
 ERROR_TYPE_BY_STATUS = {
     400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
@@ -226,8 +228,10 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
             if script.terminate:
                 yield Frame(at, _event({"type": "message_stop"}))
         elif t is ErrorEvent:
+            # as the live API sends it: "details" first, the request id at the top level
             yield Frame(at, _event({"type": "error", "error": {
-                "type": ERROR_TYPE_BY_KIND.get(ev.kind, "api_error"), "message": ev.message}}))
+                "details": None, "type": ERROR_TYPE_BY_KIND.get(ev.kind, "api_error"),
+                "message": ev.message}, "request_id": req.request_id}))
             return
         elif t is Malformed:
             yield Frame(at, sse(ev.raw, event="content_block_delta"))

@@ -54,6 +54,17 @@ class Inspection:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """A metadata route a format's clients call before chatting (Ollama's ``/api/tags``),
+    answered from the scenario list: ``answer(scenarios, body)`` gets every scenario's name and
+    description and the request's JSON body, and returns ``(status, JSON body)``."""
+
+    method: str
+    path: str
+    answer: Callable[[Mapping[str, str], dict[str, Any]], tuple[int, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
 class WireFormat:
     name: str
     description: str
@@ -68,6 +79,7 @@ class WireFormat:
     headers: Callable[[RequestInfo], dict[str, str]] = lambda req: {}
     content_type: str = "text/event-stream"
     keepalive: bytes = b": keep-alive\n\n"
+    lookups: tuple[Lookup, ...] = ()
 
 
 _REGISTRY: dict[str, WireFormat] = {}

@@ -71,7 +71,8 @@ DEFAULT_MODEL = "gemini-2.5-flash"
 EOL = b"\r\n"
 KEEPALIVE = EOL
 ACTIONS = {"streamGenerateContent": True, "generateContent": False}
-FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
+FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP",
+                  "content_filter": "SAFETY"}
 STATUS_BY_CODE = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
     409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",

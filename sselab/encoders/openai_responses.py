@@ -19,11 +19,12 @@ Faithful to captured api.openai.com streams (2026) and the API reference:
   ``response.incomplete`` (``length`` -> ``max_output_tokens``, ``content_filter``), carrying the
   output items and usage; no ``[DONE]`` line.
 
-Mid-stream errors: ``ErrorEvent`` sends the documented ``error`` event (flat: ``code``,
-``message``, ``param``) then ``response.failed`` (``status: failed``, ``error: {code, message}``)
-and ends. Neither makes the openai SDK raise (its raw stream raises only on a top-level
-``error`` *key*, which the ChatGPT/Codex backend sends as ``{"type":"error","error":{...}}``);
-clients must look at event types.
+Mid-stream errors: ``ErrorEvent`` sends the ``error`` event as the live API sends it, nested:
+``{"type":"error","error":{"type","code","message","param"},"sequence_number":N}`` (captured in
+openai/openai-dotnet#881 and vercel/ai#20022; the API reference shows a flat shape that the wire
+does not use), with each error kind's ``error.type``, then ``response.failed`` (``status:
+failed``, ``error: {code, message}``) and ends. The openai SDK raises ``APIError`` on the
+``error`` event (its stream raises on a top-level ``error`` key).
 
 Deliberate differences: ``model`` echoes the requested name; ids are seeded from
 ``Script.seed`` and the request id; ``response.failed`` lists only the items finished so far;
@@ -273,8 +274,9 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
         elif isinstance(ev, ErrorEvent):
             ended = True
             type_, code = ERROR_TYPES.get(ev.kind, ERROR_TYPES["server_error"])
-            yield Frame(at, ev_.event("error", code=code or type_, message=ev.message,
-                                      param=None))
+            # the live API nests the error (the API reference shows it flat)
+            yield Frame(at, ev_.event("error", error={
+                "type": type_, "code": code or type_, "message": ev.message, "param": None}))
             failure = {"code": _FAILED_CODES.get(ev.kind, "server_error"), "message": ev.message}
             output = [done[i] for i in sorted(done)]
             yield Frame(at, ev_.event("response.failed", response=ev_.response(

@@ -66,7 +66,8 @@ from ._common import (
 from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .sse_frame import sse, sse_json
 
-FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"}  # sent as is
+FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",  # sent as is
+                  "content_filter": "content_filter"}
 TOKEN_HEAD, TOKEN_TAIL = b'event: token\ndata: {"text":', b"}\n\n"
 THINKING_HEAD = b'event: thinking\ndata: {"text":'
 

@@ -71,7 +71,8 @@ from .sse_frame import sse, sse_json
 DONE = b"data: [DONE]\n\n"
 HEADERS = {"x-vercel-ai-ui-message-stream": "v1", "x-accel-buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"  # the ai package's own keep-alive comment
-FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool-calls"}
+FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool-calls",
+                  "content_filter": "content-filter"}
 
 _ALNUM = string.digits + string.ascii_uppercase + string.ascii_lowercase
 

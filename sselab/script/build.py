@@ -99,6 +99,7 @@ class Plan:
     terminate: bool = True
     http_error: HttpError | None = None
     notes: list[str] = field(default_factory=list)
+    text: str | None = None  # the answer text, when a fault cuts it short (else the scenario's)
 
     @property
     def token_count(self) -> int:
@@ -184,7 +185,7 @@ def compile_scenario(scenario: Scenario) -> Script:
     for fault in ordered_faults(scenario.faults, p):
         fault.apply(p)
     r = scenario.response
-    text = answer_text(scenario)
+    text = answer_text(scenario) if p.text is None else p.text
     calls = []
     for t in p.events:  # take ids from the plan so the stream and the script agree
         if isinstance(t.event, ToolCallStart):

@@ -50,7 +50,8 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """The model finished normally. ``reason`` is neutral: "stop", "length" or "tool_calls"."""
+    """The model finished. ``reason`` is neutral: "stop", "length", "tool_calls" or
+    "content_filter"."""
 
     reason: str
 
@@ -96,13 +97,19 @@ class Reset:
     """Abort the connection with a TCP RST."""
 
 
+@dataclass(frozen=True, slots=True)
+class CorruptNext:
+    """Marks where the ``corrupt_frame`` fault damages the next frame (its last byte flipped):
+    encoders pass it through like any control event and the fault's shape stage consumes it."""
+
+
 ContentEvent = (
     TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | Usage | Finish
     | ErrorEvent | Malformed
 )
-ControlEvent = Stall | Close | Reset
+ControlEvent = Stall | Close | Reset | CorruptNext
 Event = ContentEvent | ControlEvent
-CONTROL_EVENTS = (Stall, Close, Reset)
+CONTROL_EVENTS = (Stall, Close, Reset, CorruptNext)
 
 
 @dataclass(frozen=True, slots=True)

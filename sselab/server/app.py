@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..encoders import RequestInfo, WireFormat, formats
+from ..encoders import Lookup, RequestInfo, WireFormat, formats
 from ..encoders.base import KIND_STATUS
 from ..errors import UnknownScenarioError
 from ..scenario.schema import Scenario
@@ -153,6 +153,24 @@ async def _complete(request: web.Request, record: RequestRecord, fmt: WireFormat
                            headers=headers, due=last.at if last else 0.0)
 
 
+def _lookup_handler(lookup: Lookup) -> Any:
+    """A format's metadata route (Ollama's model list...): answered from the scenarios, not
+    recorded (it streams nothing)."""
+    async def handle(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE_KEY]
+        body: Any = {}
+        if request.can_read_body:
+            try:
+                body = json.loads(await request.read() or b"{}")
+            except ValueError:
+                body = {}
+        scenarios = {name: sc.description for name, sc in state.scenarios.items()}
+        status, answer = lookup.answer(scenarios, body if isinstance(body, dict) else {})
+        return web.json_response(answer, status=status)
+
+    return handle
+
+
 async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     """Browsers may call the simulator straight from a dev server on another origin."""
     response.headers.setdefault("Access-Control-Allow-Origin", "*")
@@ -182,6 +200,8 @@ def create_app(scenarios: Mapping[str, Scenario], default_scenario: str = "defau
         handler = _handler(fmt)
         for method, path in fmt.routes:
             app.router.add_route(method, path, handler)
+        for lookup in fmt.lookups:
+            app.router.add_route(lookup.method, lookup.path, _lookup_handler(lookup))
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
     app.router.add_route("*", "/{tail:.*}", control.no_route)
     app.on_response_prepare.append(_cors_headers)

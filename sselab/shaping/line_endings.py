@@ -2,6 +2,8 @@
 
 JSON payloads never contain a raw line break, so every line break on the wire is framing. A
 format that already frames with CRLF (Gemini) is normalised to LF first, never ``\r\r\n``.
+Binary frames (an AWS event stream message, Bedrock) have no line breaks and are left alone: a
+0x0A byte there is part of a length or checksum.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..encoders.base import Frame, Item
+from ..eventstream import is_message
 from .base import Fault
 
 
@@ -22,6 +25,6 @@ class LineEndingsFault(Fault, type="line_endings"):
     def shape(self, items: Iterator[Item]) -> Iterator[Item]:
         new = b"\r\n" if self.style == "crlf" else b"\r"
         for item in items:
-            if isinstance(item, Frame):
+            if isinstance(item, Frame) and not is_message(item.data):
                 item = Frame(item.at, item.data.replace(b"\r\n", b"\n").replace(b"\n", new))
             yield item

@@ -37,7 +37,18 @@ ROUTES = {
                {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
     "vercel": ("/ui/chat", {"messages": []}),
     "plain-sse": ("/sse", {}),
+    "ollama-chat": ("/api/chat", {"model": "m", "messages": MESSAGES}),
+    "ollama-generate": ("/api/generate", {"model": "m", "prompt": "hi"}),
+    "bedrock-converse": ("/model/m/converse-stream", {"messages": []}),
+    "bedrock-invoke": ("/model/m/invoke-with-response-stream",
+                       {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
+                        "messages": MESSAGES}),
+    "azure-chat": ("/openai/deployments/m/chat/completions?api-version=2024-10-21",
+                   {"stream": True, "messages": MESSAGES}),
+    "azure-responses": ("/openai/v1/responses", {"model": "m", "stream": True, "input": "hi"}),
 }
+NEW_FORMATS = ["ollama-chat", "ollama-generate", "bedrock-converse", "bedrock-invoke",
+               "azure-chat", "azure-responses"]
 
 
 def feed_bytewise(ex: Extractor, body: bytes, ctype: str) -> tuple[str, list[str], bool]:
@@ -70,7 +81,7 @@ async def test_auto_reads_every_simulator_format_byte_by_byte(sim: Simulator, ro
 
 
 @pytest.mark.parametrize("route", ["openai-chat", "anthropic", "vercel", "plain-sse",
-                                   "openai-responses"])
+                                   "openai-responses", *NEW_FORMATS])
 async def test_auto_reports_a_mid_stream_error(sim: Simulator, route: str) -> None:
     body, ctype = await fetch(sim, route, "mid-stream-error")
     script = compile_scenario(sim.scenarios["fast-mid-stream-error"])
@@ -141,3 +152,28 @@ def test_list_indexes_in_paths() -> None:
 def test_bad_modes_name_the_option(bad: str) -> None:
     with pytest.raises(ConfigError, match="--extract"):
         validate_mode(bad)
+
+
+@pytest.mark.parametrize("route,shape", [("ollama-chat", "ndjson"), ("bedrock-converse",
+                                                                    "eventstream")])
+async def test_framed_formats_are_sniffed_without_a_content_type(sim: Simulator, route: str,
+                                                                 shape: str) -> None:
+    body, _ = await fetch(sim, route, "default")
+    ex = Extractor("auto")
+    text, errors, done = feed_bytewise(ex, body, "")
+    assert (text, errors, done) == (compile_scenario(sim.scenarios["fast-default"]).text, [],
+                                    True)
+    assert ex.shape == shape
+
+
+def test_a_bad_event_stream_checksum_is_an_error_and_ends_reading() -> None:
+    from sselab import eventstream
+
+    good = eventstream.event("contentBlockDelta", b'{"contentBlockIndex":0,"delta":{"text":"a"}}')
+    bad = eventstream.corrupt(good)
+    ex = Extractor("auto")
+    pieces = ex.feed(good + bad + good, "application/vnd.amazon.eventstream")
+    assert [p.text for p in pieces if p.text] == ["a"]
+    assert [p.error for p in pieces if p.error] == [
+        "event stream: event stream message checksum mismatch"]
+    assert ex.feed(good, "") == []

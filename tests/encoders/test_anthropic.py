@@ -320,15 +320,20 @@ async def test_mid_stream_faults_raise(fault, helper):
         assert type(err) is cls
         if fault == "error_event":
             assert err.status_code == 200 and err.type == "overloaded_error"
-            assert err.body == {"type": "error", "error": {"type": "overloaded_error",
-                                                          "message": "Overloaded"}}
+            assert err.body == {"type": "error", "error": {
+                "details": None, "type": "overloaded_error", "message": "Overloaded"},
+                "request_id": "req_test"}
+            # the SDK's message is the whole event body; its request_id is the stream's header
+            assert "'details': None" in err.message and err.request_id == "req_test"
 
 
 def test_error_event_ends_the_stream():
     script = make_script(TextDelta("a"), ErrorEvent("boom"), TextDelta("b"), Finish("stop"))
     body = encode("anthropic", script, REQ)
-    assert body.endswith(b'event: error\ndata: {"type":"error","error":{"type":"api_error",'
-                         b'"message":"boom"}}\n\n')
+    # the live shape: "details" first in the error object, the request id at the top level
+    assert body.endswith(b'event: error\ndata: {"type":"error","error":{"details":null,'
+                         b'"type":"api_error","message":"boom"},"request_id":"'
+                         + REQ.request_id.encode() + b'"}\n\n')
 
 
 @pytest.mark.parametrize("helper", [False, True], ids=["raw", "helper"])

@@ -19,6 +19,7 @@ from sdk_mock import (
 
 from sselab.encoders import formats
 from sselab.encoders.base import Frame, RequestInfo
+from sselab.encoders.openai_chat import ERROR_TYPES
 from sselab.encoders.openai_responses import Events
 from sselab.script.events import (
     Close,
@@ -310,29 +311,47 @@ def fault_script(*tail, **kw):
     return make_script(TextDelta("before "), TextDelta("é"), *tail, **kw)
 
 
-async def test_mid_stream_error_is_two_events_and_raises_nothing():
+async def test_mid_stream_error_is_the_live_nested_event_and_the_sdk_raises():
     script = fault_script(ErrorEvent("Overloaded", "overloaded"), TextDelta("never"))
     names = [n for n, _ in frames(script)]
     assert names[-2:] == ["error", "response.failed"]
-    error, failed = (d for _, d in frames(script)[-2:])
-    assert error == {"type": "error", "code": "server_is_overloaded", "message": "Overloaded",
-                     "param": None, "sequence_number": error["sequence_number"]}
+    body = encode(FMT, script, req())
+    seq = frames(script)[-2][1]["sequence_number"]
+    # byte-exact: the shape captured from the live API (openai-dotnet#881, vercel/ai#20022)
+    assert (b'event: error\ndata: {"type":"error","error":{"type":"service_unavailable_error",'
+            b'"code":"server_is_overloaded","message":"Overloaded","param":null},'
+            b'"sequence_number":%d}\n\n' % seq) in body
+    failed = frames(script)[-1][1]
     assert failed["response"]["status"] == "failed"
     assert failed["response"]["error"] == {"code": "server_error", "message": "Overloaded"}
     fake = FakeProvider(FMT, script)
-    for events in (list(create(openai_client(fake))), await acreate(async_openai_client(fake))):
-        assert [type(e).__name__ for e in events[-2:]] == ["ResponseErrorEvent",
-                                                           "ResponseFailedEvent"]
-        assert events[-2].message == "Overloaded" and events[-1].response.error.code
-    with openai_client(fake).responses.stream(model="m", input="hi") as stream:
-        assert [e.type for e in stream][-2:] == ["error", "response.failed"]
-        with pytest.raises(RuntimeError, match="response.completed"):
-            stream.get_final_response()
+    with pytest.raises(openai.APIError) as sync_info:
+        list(create(openai_client(fake)))
+    with pytest.raises(openai.APIError) as async_info:
+        await acreate(async_openai_client(fake))
+    with pytest.raises(openai.APIError) as helper_info:
+        with openai_client(fake).responses.stream(model="m", input="hi") as stream:
+            list(stream)
+    for err in (sync_info.value, async_info.value, helper_info.value):
+        assert type(err) is openai.APIError and err.message == "Overloaded"
+        assert err.code == "server_is_overloaded" and err.type == "service_unavailable_error"
+
+
+@pytest.mark.parametrize("kind", sorted(ERROR_TYPES))
+def test_every_error_kind_has_its_error_type(kind):
+    error, failed = (d for _, d in frames(fault_script(ErrorEvent("slow", kind)))[-2:])
+    type_, code = ERROR_TYPES[kind]
+    assert error["error"] == {"type": type_, "code": code or type_, "message": "slow",
+                              "param": None}
+    assert set(error) == {"type", "error", "sequence_number"}
+    assert failed["type"] == "response.failed"
+    with pytest.raises(openai.APIError, match="slow"):
+        list(create(openai_client(FakeProvider(FMT, fault_script(ErrorEvent("slow", kind))))))
 
 
 def test_rate_limit_mid_stream_codes():
     error, failed = (d for _, d in frames(fault_script(ErrorEvent("slow", "rate_limit")))[-2:])
-    assert error["code"] == failed["response"]["error"]["code"] == "rate_limit_exceeded"
+    assert error["error"]["code"] == failed["response"]["error"]["code"] == "rate_limit_exceeded"
 
 
 async def test_malformed_frame_raises_json_decode_error_sync_and_async():
@@ -394,3 +413,20 @@ async def test_http_errors_raise_the_sdk_status_classes(status, kind, exc):
     assert info.value.response.headers["retry-after-ms"] == "1000"
     with pytest.raises(exc):
         await acreate(async_openai_client(fake))
+
+
+async def test_langchain_openai_raises_api_error_on_the_mid_stream_error():
+    from langchain_openai import ChatOpenAI
+
+    fake = FakeProvider(FMT, fault_script(ErrorEvent("Overloaded", "overloaded")))
+    llm = ChatOpenAI(model="gpt-4o-mini", api_key="sk-test", base_url="http://fake/v1",
+                     use_responses_api=True, max_retries=0, http_client=fake.client(),
+                     http_async_client=fake.async_client())
+    text = ""
+    with pytest.raises(openai.APIError, match="Overloaded") as info:
+        for chunk in llm.stream("hi"):
+            text += "".join(p.get("text", "") for p in chunk.content if isinstance(p, dict))
+    assert type(info.value) is openai.APIError and text == "before é"
+    with pytest.raises(openai.APIError, match="Overloaded"):
+        async for _ in llm.astream("hi"):
+            pass
