@@ -6,13 +6,16 @@ import importlib.util
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..errors import ScenarioError
 from .schema import Response, Scenario, Timing, Tokenize, UsageSpec
 from .validate import BAD, Where, build, convert
+
+if TYPE_CHECKING:
+    from ..script.build import Plan
 
 _TOP_KEYS = ("name", "description", "response", "tokenize", "timing", "usage", "faults")
 
@@ -102,11 +105,12 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
         where.raise_if_any()  # fault positions need a good scenario to be planned
     scenario = Scenario(name=name, description=description, response=response,
                         tokenize=tokenize, timing=timing, usage=usage, source=where.file)
-    token_count = plan(scenario).token_count
+    planned = plan(scenario)
+    token_count = planned.token_count
     for path, fault in faults:
         where.attempt(fault.check, where, path, token_count)
     where.raise_if_any()
-    _check_order(faults, scenario, where)
+    _check_order(faults, planned, where)
     return replace(scenario, faults=tuple(f for _, f in faults))
 
 
@@ -134,12 +138,10 @@ def _timing(data: Any, where: Where) -> Timing:
     return timing
 
 
-def _check_order(faults: list[tuple[str, Any]], scenario: Scenario, where: Where) -> None:
-    """Nothing may be placed after a fault that ends the stream."""
-    from ..script.build import plan
+def _check_order(faults: list[tuple[str, Any]], p: Plan, where: Where) -> None:
+    """Nothing may be placed after a fault that ends the stream (``p``: the planned script)."""
     from ..shaping.base import position_of
 
-    p = plan(scenario)
     ending = [(position_of(f, p), path, f) for path, f in faults if f.ends_stream()]
     if len(ending) > 1:
         raise where.error(ending[1][1], f"only one fault may end the stream; {ending[0][1]} "
