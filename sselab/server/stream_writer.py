@@ -162,13 +162,19 @@ async def _stall_forever(request: web.Request, writer: AbstractStreamWriter,
 
 async def _send(writer: AbstractStreamWriter, resp: web.StreamResponse, record: RequestRecord,
                 data: bytes, loop: asyncio.AbstractEventLoop, due: float) -> None:
-    """Write, then drain: a slow reader makes us wait here, and the wait is recorded."""
+    """Write, then drain: a slow reader makes us wait here, and the wait is recorded, also when
+    the reader leaves (or the server stops) while we wait: the bytes were handed over."""
     start = loop.time()
     record.blocked_since = start
-    await resp.write(data)
-    await writer.drain()  # returns at once unless the transport is above its high-water mark
-    record.blocked_since = None
-    record.wrote(start, len(data), loop.time() - start, start - due)
+    handed = False
+    try:
+        await writer.write(data, drain=False)  # to the transport: never waits
+        handed = True
+        await writer.drain()  # returns at once unless the transport is above its high-water mark
+    finally:
+        record.blocked_since = None
+        if handed:
+            record.wrote(start, len(data), loop.time() - start, start - due)
 
 
 async def _keepalives(writer: AbstractStreamWriter, resp: web.StreamResponse, record: RequestRecord,
