@@ -204,6 +204,16 @@ class RequestRecord:
                                      self._drain[start:stop], self._late[start:stop])
         ]
 
+    def writes_text(self, start: int = 0, stop: int | None = None) -> str:
+        """:meth:`writes_json` as the JSON text of the list's items (comma-separated): the same
+        text ``json.dumps`` makes, made faster, for the HTTP API."""
+        t0, off = self.received, _OFFSET
+        return ", ".join([
+            f'{{"at": {t + off!r}, "offset_ms": {round((t - t0) * 1000, 3)!r}, "bytes": {n}, '
+            f'"drain_wait_ms": {round(d * 1000, 3)!r}, "late_ms": {round(late * 1000, 3)!r}}}'
+            for t, n, d, late in zip(self._at[start:stop], self._nbytes[start:stop],
+                                     self._drain[start:stop], self._late[start:stop])])
+
     def to_json(self, writes: bool = True) -> dict[str, Any]:
         out = self.summary_json()
         if writes:
@@ -384,7 +394,10 @@ class Recorder:
         return None
 
     def find(self, predicate: Callable[[RequestRecord], bool]) -> RequestRecord | None:
-        return next((r for r in reversed(self.requests) if predicate(r)), None)
+        """The newest kept record matching ``predicate``."""
+        by_id = self._by_id
+        return next((r for r in reversed(self._order) if by_id.get(r.id) is r and predicate(r)),
+                    None)
 
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
