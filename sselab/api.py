@@ -25,7 +25,8 @@ from aiohttp import web
 from .errors import ConfigError, UnknownScenarioError
 from .scenario import Scenario, load_all, load_text
 from .server.app import STATE_KEY, SimState, create_app
-from .server.recorder import DEFAULT_BUDGET, Recorder, RequestRecord, parse_size
+from .server.recorder import DEFAULT_BUDGET, Recorder, RequestRecord
+from .server.sizes import parse_size
 
 
 def _url(host: str, port: int) -> str:

@@ -72,7 +72,7 @@ class _Size(click.ParamType):
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> int:
-        from .server.recorder import parse_size
+        from .server.sizes import parse_size
 
         try:
             return parse_size(value if isinstance(value, int) else str(value))

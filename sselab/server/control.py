@@ -17,7 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .recorder import Recorder, RequestRecord, format_size
+from .recorder import Recorder, RequestRecord
+from .sizes import format_size
 
 LIST_LIMIT, LIST_MAX = 100, 1_000  # records a page: default, most
 PAGE_WRITES = 100_000  # a page with writes ends once it holds this many

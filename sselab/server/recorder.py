@@ -13,13 +13,17 @@ oldest lose their per-write detail (their totals stay right). What is dropped is
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any
+
+from .sizes import format_size
+from .writes_view import Writes
 
 OUTCOMES = ("in_progress", "completed", "client_disconnected", "fault_closed", "fault_reset",
             "error_event", "http_error", "server_shutdown", "rejected")
@@ -31,49 +35,12 @@ WRITE_BYTES = 34  # four 8-byte columns, plus the arrays' over-allocation
 CHECK_EVERY = 4_096  # writes between two budget checks of a growing record
 DROP_LOG_EVERY = 10.0  # seconds between two "timeline over budget" log lines
 
-Write = tuple[float, int, float, float]
-
 _OFFSET = time.time() - time.monotonic()
 
 
 def wall(mono: float | None) -> float | None:
     """A monotonic reading as unix seconds."""
     return None if mono is None else mono + _OFFSET
-
-
-class Writes(Sequence[Write]):
-    """A record's writes as ``(monotonic time, bytes, seconds draining, seconds late)`` tuples,
-    read from its columns. A view: it also sees the writes made after it was taken."""
-
-    __slots__ = ("_rec",)
-
-    def __init__(self, rec: RequestRecord) -> None:
-        self._rec = rec
-
-    def __len__(self) -> int:
-        return len(self._rec._at)  # noqa: SLF001
-
-    @overload
-    def __getitem__(self, i: int) -> Write: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Write]: ...
-    def __getitem__(self, i: int | slice) -> Write | list[Write]:
-        r = self._rec
-        if isinstance(i, slice):
-            return list(zip(r._at[i], r._nbytes[i], r._drain[i], r._late[i]))  # noqa: SLF001
-        return (r._at[i], r._nbytes[i], r._drain[i], r._late[i])  # noqa: SLF001
-
-    def __iter__(self) -> Iterator[Write]:
-        r = self._rec
-        return zip(r._at, r._nbytes, r._drain, r._late)  # noqa: SLF001
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (Writes, list, tuple)):
-            return list(self) == list(other)
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return f"Writes({list(self)!r})"
 
 
 @dataclass
@@ -244,29 +211,33 @@ class Recorder:
         self._used = 0
         self._dropped_records = self._dropped_writes = 0
         self._logged_at: float | None = None
+        # the loop thread records while another thread (SimulatorThread's caller) may reset
+        self._lock = threading.RLock()
 
     # -- recording --
     def new(self, method: str, path: str) -> RequestRecord:
         seq = next(self._ids)
         rec = RequestRecord(f"req_{seq:06d}", method, path, time.monotonic(),
                             on_finish=self.on_finish, _seq=seq, _owner=self)
-        self._order.append(rec)
-        self._by_id[rec.id] = rec
-        self._live[rec.id] = rec
-        self._account(rec)
-        self._enforce()
+        with self._lock:
+            self._order.append(rec)
+            self._by_id[rec.id] = rec
+            self._live[rec.id] = rec
+            self._account(rec)
+            self._enforce()
         return rec
 
     def reset(self) -> None:
         """Forget every finished request. Requests still in flight stay (they finish later)."""
-        live = list(self._live.values())
-        self._order = live
-        self._by_id = {r.id: r for r in live}
-        self._finished = OrderedDict()
-        self._used = sum(r._acct for r in live)  # noqa: SLF001
-        self._dropped_records = self._dropped_writes = 0
-        for r in live:
-            r._acct_dropped = r.writes_dropped  # noqa: SLF001
+        with self._lock:
+            live = list(self._live.values())
+            self._order = live
+            self._by_id = {r.id: r for r in live}
+            self._finished = OrderedDict()
+            self._used = sum(r._acct for r in live)  # noqa: SLF001
+            self._dropped_records = self._dropped_writes = 0
+            for r in live:
+                r._acct_dropped = r.writes_dropped  # noqa: SLF001
 
     def _account(self, rec: RequestRecord) -> None:
         size = RECORD_BYTES + WRITE_BYTES * len(rec._at)  # noqa: SLF001
@@ -276,16 +247,18 @@ class Recorder:
         rec._acct_dropped = rec.writes_dropped  # noqa: SLF001
 
     def _grew(self, rec: RequestRecord) -> None:
-        if self._by_id.get(rec.id) is rec:
-            self._account(rec)
-            self._enforce()
+        with self._lock:
+            if self._by_id.get(rec.id) is rec:
+                self._account(rec)
+                self._enforce()
 
     def _settled(self, rec: RequestRecord) -> None:
-        if self._live.pop(rec.id, None) is None:
-            return  # finished twice, or not this recorder's
-        self._finished[rec.id] = rec
-        self._account(rec)
-        self._enforce()
+        with self._lock:
+            if self._live.pop(rec.id, None) is None:
+                return  # finished twice, or not this recorder's
+            self._finished[rec.id] = rec
+            self._account(rec)
+            self._enforce()
 
     def _over(self) -> bool:
         return self._used > self.budget or (
@@ -333,7 +306,8 @@ class Recorder:
     def dropped(self) -> dict[str, int]:
         """What the budget (or limit) dropped since start or the last reset: whole finished
         requests, and per-write detail of requests still listed (their totals stay right)."""
-        lag = sum(r.writes_dropped - r._acct_dropped for r in self._live.values())  # noqa: SLF001
+        live = list(self._live.values())
+        lag = sum(r.writes_dropped - r._acct_dropped for r in live)  # noqa: SLF001
         return {"records": self._dropped_records, "writes": self._dropped_writes + lag}
 
     @property
@@ -398,39 +372,6 @@ class Recorder:
         by_id = self._by_id
         return next((r for r in reversed(self._order) if by_id.get(r.id) is r and predicate(r)),
                     None)
-
-
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
-          "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
-
-
-def parse_size(text: str | int) -> int:
-    """``"256MB"``, ``"1GiB"``, ``"64 mb"``, ``1048576`` as bytes (KB/MB/GB are powers of 1000,
-    KiB/MiB/GiB of 1024); a clear ValueError otherwise."""
-    if isinstance(text, int):
-        value = text
-    else:
-        s = text.strip().lower().replace(" ", "").replace("_", "")
-        num = s.rstrip("abcdefghijklmnopqrstuvwxyz")
-        unit = s[len(num):]
-        try:
-            value = int(float(num) * _UNITS[unit])
-        except (ValueError, KeyError):
-            raise ValueError(f"not a size: {text!r} (say e.g. 256MB, 1GiB or a number of "
-                             "bytes)") from None
-    if value <= 0:
-        raise ValueError(f"a size must be positive, not {text!r}")
-    return value
-
-
-def format_size(n: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size and n % size == 0:
-            return f"{n // size} {unit}"
-    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if n >= size:
-            return f"{n / size:g} {unit}"
-    return f"{n} B"
 
 
 def log_line(rec: RequestRecord) -> str:
