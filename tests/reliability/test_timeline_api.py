@@ -99,7 +99,7 @@ for _ in range(1000):
     with urllib.request.urlopen(url, timeout=60) as r:
         data = r.read()
     size += len(data)
-    cursor = json.loads(data)["next"]
+    cursor = json.loads(data).get("next")
     if not cursor:
         break
 print(json.dumps({"bytes": size, "seconds": time.perf_counter() - t}))
