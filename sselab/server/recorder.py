@@ -209,6 +209,7 @@ class Recorder:
         self._live: dict[str, RequestRecord] = {}  # in flight, arrival order
         self._finished: OrderedDict[str, RequestRecord] = OrderedDict()  # finish order
         self._used = 0
+        self._dead = self._dead_bytes = 0  # forgotten records the order still holds
         self._dropped_records = self._dropped_writes = 0
         self._logged_at: float | None = None
         # the loop thread records while another thread (SimulatorThread's caller) may reset
@@ -235,6 +236,7 @@ class Recorder:
             self._by_id = {r.id: r for r in live}
             self._finished = OrderedDict()
             self._used = sum(r._acct for r in live)  # noqa: SLF001
+            self._dead = self._dead_bytes = 0
             self._dropped_records = self._dropped_writes = 0
             for r in live:
                 r._acct_dropped = r.writes_dropped  # noqa: SLF001
@@ -287,8 +289,13 @@ class Recorder:
         del self._by_id[rec.id]
         self._used -= rec._acct  # noqa: SLF001
         self._dropped_records += 1
-        if len(self._order) > 2 * len(self._by_id) + 64:  # forgotten ones: compact the order
+        # still in the arrival order (a list: taken out in bulk), so still in memory: compact
+        # before the forgotten ones add up to an eighth of the budget (or outnumber the kept)
+        self._dead += 1
+        self._dead_bytes += rec._acct  # noqa: SLF001
+        if self._dead_bytes > self.budget // 8 or self._dead > len(self._by_id) + 64:
             self._order = [r for r in self._order if self._by_id.get(r.id) is r]
+            self._dead = self._dead_bytes = 0
 
     def _log_drop(self) -> None:
         now = time.monotonic()

@@ -68,6 +68,22 @@ def test_over_budget_the_oldest_finished_go_first_and_are_counted() -> None:
     assert rec.last is made[-1] and rec.call_count == len(kept)
 
 
+def test_the_memory_really_held_stays_near_the_budget() -> None:
+    budget = 8 * 2**20
+    rec = Recorder(budget=budget)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(100):  # 100 requests of 10,000 writes: 34 MB recorded in all
+            _finished(rec, 10_000)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert rec.dropped["records"] > 60 and rec.used <= budget
+    # forgotten records must not linger (they did, in the arrival list, up to 2x the kept ones)
+    assert held < 1.25 * budget, held / 2**20
+
+
 def test_an_in_flight_record_outlives_ten_thousand_newer_requests() -> None:
     rec = Recorder()
     live = rec.new("POST", "/v1/chat/completions")
