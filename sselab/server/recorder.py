@@ -45,6 +45,10 @@ def wall(mono: float | None) -> float | None:
 
 @dataclass
 class RequestRecord:
+    """One request: what came in, what was written when, how it ended (``outcome``, one of
+    ``OUTCOMES``). ``writes`` reads as a sequence of ``(monotonic time, bytes, seconds draining,
+    seconds late)`` tuples; ``write_count`` counts those whose detail was not kept too."""
+
     id: str
     method: str
     path: str

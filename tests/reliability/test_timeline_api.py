@@ -137,3 +137,28 @@ async def test_reading_a_large_timeline_does_not_stall_the_loop() -> None:
     worst = max(gaps)
     # one answer serialised at once stalled every stream for the whole read (seconds)
     assert worst < 0.25 and worst < read["seconds"] / 4, (worst, read)
+
+
+async def test_stats_percentiles_match_an_exact_count() -> None:
+    async with Simulator() as sim:
+        t = time.monotonic()
+        lates = []
+        for k in range(3):
+            rec = sim.recorder.new("POST", CHAT)
+            for i in range(2_001):
+                late = ((i * 7919 + k * 104729) % 10_007) / 1e6  # 0..10 ms, spread
+                rec.wrote(t, 10, 0.0, late)
+                if i:  # the first write of each request is its time to first byte
+                    lates.append(late)
+            rec.finish("completed")
+        async with httpx.AsyncClient() as c:
+            stats = (await c.get(sim.url("/_sselab/stats"))).json()
+    lates.sort()
+
+    def exact(q: float) -> float:
+        return round(lates[min(len(lates) - 1, int(q * len(lates)))] * 1000, 3)
+
+    assert stats["writes"] == len(lates) == 6_000
+    assert stats["late_ms"] == {"p50": exact(0.5), "p90": exact(0.9), "p99": exact(0.99),
+                                "max": round(lates[-1] * 1000, 3)}
+    assert stats["outcomes"] == {"completed": 3} and stats["timeline"]["requests"] == 3
