@@ -25,7 +25,8 @@ from aiohttp import web
 from .errors import ConfigError, UnknownScenarioError
 from .scenario import Scenario, load_all, load_text
 from .server.app import STATE_KEY, SimState, create_app
-from .server.recorder import Recorder, RequestRecord
+from .server.recorder import DEFAULT_BUDGET, Recorder, RequestRecord
+from .server.sizes import parse_size
 
 
 def _url(host: str, port: int) -> str:
@@ -99,11 +100,19 @@ class Simulator(_Common):
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
                  scenario_dirs: Iterable[str | Path] = (), scenarios: Iterable[Scenario] = (),
                  default_scenario: str = "default", max_stall: float = 300.0,
-                 on_finish: Callable[[RequestRecord], None] | None = None) -> None:
+                 on_finish: Callable[[RequestRecord], None] | None = None,
+                 timeline_budget: int | str = DEFAULT_BUDGET,
+                 on_timeline_drop: Callable[[str], None] | None = None) -> None:
+        """``timeline_budget``: the most memory the request timeline takes, in bytes or as
+        ``"256MB"``/``"1GiB"``; ``on_timeline_drop`` is told (a line) when it forgets some."""
         self.host, self.port = host, port
         self._scenario_dirs, self._extra = list(scenario_dirs), list(scenarios)
         self.default_scenario, self.max_stall = default_scenario, max_stall
-        self.recorder = Recorder(on_finish=on_finish)
+        try:
+            budget = parse_size(timeline_budget)
+        except ValueError as exc:
+            raise ConfigError(f"timeline_budget: {exc}") from None
+        self.recorder = Recorder(on_finish=on_finish, budget=budget, on_drop=on_timeline_drop)
         self._runner: web.AppRunner | None = None
         self._state = None
 
