@@ -6,6 +6,7 @@ timeout) or the preflight did, 2 for bad options (one line, no traceback).
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -46,10 +47,28 @@ machine `sselab load --worker --master-host HOST`.
 """
 
 
-def _quiet_patching() -> None:
-    """Locust monkey-patches the process for gevent when imported (lazily, by this command).
-    The ``sselab`` CLI has imported ssl by then (aiohttp, for the other commands); this process
-    makes only plain-HTTP requests, so gevent's warning about ssl is noise."""
+PATCHED = "SSELAB_LOAD_PATCHED"
+BOOT = ("from gevent import monkey; monkey.patch_all()\n"
+        "import sys\n"
+        "from sselab.load.cli import load_command\n"
+        "load_command.main(args=sys.argv[1:], prog_name='sselab load')\n")
+
+
+def _patch_first() -> None:
+    """Locust (gevent) must monkey-patch the process before ssl and sockets are in use, and the
+    ``sselab`` CLI has imported them already (aiohttp, for the other commands). Run as
+    ``sselab load ...``, the command therefore replaces this process (exec, same process id)
+    with one that patches first and runs the same command line. Called any other way (from
+    Python), Locust patches late; this process makes only plain-HTTP requests, so gevent's
+    warning about ssl is silenced."""
+    if os.environ.get(PATCHED) == "1":
+        return
+    argv = sys.argv[1:]
+    if argv[:1] == ["load"] and hasattr(os, "execv"):
+        os.environ[PATCHED] = "1"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-c", BOOT, *argv[1:]])
     warnings.filterwarnings("ignore", message="Monkey-patching ssl after ssl")
 
 
@@ -142,7 +161,7 @@ def load_command(endpoint: str | None, method: str, body: str | None, headers: t
         if master and worker:
             raise ConfigError("--master and --worker: choose one")
         if worker:
-            _quiet_patching()
+            _patch_first()
             _worker(master_host, master_port, report_json, loglevel, quiet)
             return
         if not endpoint:
@@ -153,13 +172,13 @@ def load_command(endpoint: str | None, method: str, body: str | None, headers: t
                                                        600.0),
                               wait=wait, abort_share=abort_share, abort_after=abort_after)
         check_users(users, expect_workers if master else 1)
-        _quiet_patching()
+        seconds = _duration("--run-time", run_time, MAX_RUN_TIME)
+        stop_seconds = _duration("--stop-timeout", stop_timeout, MAX_STOP_TIMEOUT)
+        _patch_first()  # every option is valid: now Locust
         from .session import Session
 
-        session = Session(options, users=users, spawn_rate=spawn_rate,
-                          run_time=_duration("--run-time", run_time, MAX_RUN_TIME),
-                          stop_timeout=_duration("--stop-timeout", stop_timeout,
-                                                 MAX_STOP_TIMEOUT),
+        session = Session(options, users=users, spawn_rate=spawn_rate, run_time=seconds,
+                          stop_timeout=stop_seconds,
                           scenario=scenario, scenario_dirs=scenario_dirs,
                           upstream=None if no_upstream else (upstream_host, upstream_port),
                           csv=csv_prefix, quiet=quiet, loglevel=loglevel.upper())

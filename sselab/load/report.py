@@ -133,6 +133,7 @@ def plain_summary(agg: Aggregate) -> str:
              f"{'count':>9}",
              _row("TTFT", figs["ttft_ms"], _ms),
              _row("inter-token gap", figs["gap_ms"], _ms),
+             _row("gap between arrivals", figs["arrival_gap_ms"], _ms),
              _row("gap p99 per stream", figs["stream_gap_p99_ms"], _ms),
              _row("stream time (complete)", figs["stream_ms"], _ms),
              _row("tokens/s per stream", figs["tokens_per_s"], _num),

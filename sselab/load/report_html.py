@@ -25,6 +25,7 @@ def _client(report: LoadReport) -> str:
     o = f["outcomes"]
     rows = "".join([
         _row("TTFT", f["ttft_ms"], _ms), _row("inter-token gap", f["gap_ms"], _ms),
+        _row("gap between arrivals", f["arrival_gap_ms"], _ms),
         _row("gap p99 per stream", f["stream_gap_p99_ms"], _ms),
         _row("stream time (complete)", f["stream_ms"], _ms),
         _row("tokens/s per stream", f["tokens_per_s"], _num),

@@ -129,11 +129,6 @@ def _close_csv(writer: StatsCSVFileWriter | None, greenlets: list[Any]) -> None:
     writer.close_files()
 
 
-def _cut_at(agg: Aggregate, ended: float, plan: Plan) -> float | None:
-    """When Locust cut the streams still running (after the stop timeout), if it cut any."""
-    return ended + plan.stop_timeout if agg.outcomes.get("cut") else None
-
-
 def run_local(plan: Plan) -> Outcome:
     env = _environment(plan.options, plan.stop_timeout)
     runner = env.create_local_runner()
@@ -147,7 +142,7 @@ def run_local(plan: Plan) -> Outcome:
     runner.quit()
     _close_csv(writer, greenlets)
     return Outcome(collector.total, started, time.monotonic() - t0, ended,
-                   _cut_at(collector.total, ended, plan), locust_figures(env))
+                   collector.total.cut_at, locust_figures(env))
 
 
 def run_master(plan: Plan, *, bind_host: str, bind_port: int, expect_workers: int,
@@ -189,7 +184,7 @@ def run_master(plan: Plan, *, bind_host: str, bind_port: int, expect_workers: in
     runner.quit()
     _close_csv(writer, greenlets)
     return Outcome(collector.total, started, time.monotonic() - t0, ended,
-                   _cut_at(collector.total, ended, plan), locust_figures(env),
+                   collector.total.cut_at, locust_figures(env),
                    dict(collector.flushed), notes)
 
 

@@ -4,8 +4,12 @@ What one stream is measured by, from the client's reads (sselab's client: one ``
 arrival):
 
 - **TTFT**: from sending the request (before connecting) to the first read carrying answer text;
-- **inter-token gap**: between consecutive reads carrying text (a relay that forwards each
-  token shows the upstream's pacing; a buffer shows long gaps, or one lump and no gap at all);
+- **inter-token gap**: between consecutive tokens as the client got them: a token that came in
+  the same read as the one before has a gap of 0, the first token of a later read has the time
+  since the previous read with text. A relay that forwards each token shows the upstream's
+  pacing; a buffer shows zero gaps (p50) and long ones (p99), or, holding the whole answer,
+  zeros only (and a TTFT as long as the stream);
+- **gap between arrivals**: the same between reads carrying text, whatever they hold;
 - **tokens per arrival**: text pieces (SSE events, NDJSON lines) per such read: 1 when each
   token is forwarded as it comes, the whole answer when it is held back;
 - **tokens/s**: the tokens after the first read over the time from the first to the last text;
@@ -63,8 +67,26 @@ class StreamResult:
     error: str | None = None
 
     @property
-    def gaps(self) -> list[float]:
+    def arrival_gaps(self) -> list[float]:
         return [b - a for a, b in zip(self.arrivals, self.arrivals[1:])]
+
+    def token_gaps(self) -> list[tuple[float, float, int]]:
+        """(arrival time, gap, how many tokens had it): the first token of a read has the gap
+        since the previous read with text (none for the first read), the others in it 0."""
+        per = self.per_arrival if len(self.per_arrival) == len(self.arrivals) \
+            else [1] * len(self.arrivals)
+        out: list[tuple[float, float, int]] = []
+        for i, (at, n) in enumerate(zip(self.arrivals, per)):
+            if i:
+                out.append((at, at - self.arrivals[i - 1], 1))
+            if n > 1:
+                out.append((at, 0.0, n - 1))
+        return out
+
+    @property
+    def gaps(self) -> list[float]:
+        """Every inter-token gap, in order of arrival."""
+        return [g for _, g, n in self.token_gaps() for _ in range(n)]
 
     @property
     def gap_p50(self) -> float | None:
@@ -132,7 +154,8 @@ class Aggregate:
     outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     errors: dict[str, int] = field(default_factory=dict)
     ttft: Hist = field(default_factory=Hist)
-    gap: Hist = field(default_factory=Hist)
+    gap: Hist = field(default_factory=Hist)  # every inter-token gap
+    arrival_gap: Hist = field(default_factory=Hist)  # between reads carrying text
     duration: Hist = field(default_factory=Hist)  # complete streams
     stream_gap_p99: Hist = field(default_factory=Hist)
     tokens_per_s: Hist = field(default_factory=Hist)
@@ -142,6 +165,7 @@ class Aggregate:
     body_bytes: int = 0
     first: float | None = None  # unix seconds: the first stream's start
     last: float | None = None  # the last stream's end
+    cut_at: float | None = None  # when the first stream was cut by the run's end
     bins: dict[int, dict[str, Hist]] = field(default_factory=dict)  # unix second → hists
     sources: dict[str, int] = field(default_factory=dict)  # streams per load generator
 
@@ -163,6 +187,8 @@ class Aggregate:
         end = r.started + r.duration
         self.first = r.started if self.first is None else min(self.first, r.started)
         self.last = end if self.last is None else max(self.last, end)
+        if r.outcome == "cut":
+            self.cut_at = end if self.cut_at is None else min(self.cut_at, end)
         self.tokens += r.tokens
         self.text_arrivals += len(r.arrivals)
         self.body_bytes += r.body_bytes
@@ -171,9 +197,11 @@ class Aggregate:
         if r.ttft is not None and r.outcome != "cut":
             self.ttft.add(r.ttft * 1000)
             self._bin(r.arrivals[0])["ttft"].add(r.ttft * 1000)
-        for at, g in zip(r.arrivals[1:], r.gaps):
-            self.gap.add(g * 1000)
-            self._bin(at)["gap"].add(g * 1000)
+        for g in r.arrival_gaps:
+            self.arrival_gap.add(g * 1000)
+        for at, g, n in r.token_gaps():
+            self.gap.add(g * 1000, n)
+            self._bin(at)["gap"].add(g * 1000, n)
         if r.outcome == "complete":
             self.duration.add(r.duration * 1000)
         if r.gap_p99 is not None:
@@ -193,13 +221,14 @@ class Aggregate:
             key = k if (k in self.errors or len(self.errors) < MAX_ERROR_KINDS) \
                 else "other errors"
             self.errors[key] = self.errors.get(key, 0) + n
-        for name in ("ttft", "gap", "duration", "stream_gap_p99", "tokens_per_s",
+        for name in ("ttft", "gap", "arrival_gap", "duration", "stream_gap_p99", "tokens_per_s",
                      "per_arrival"):
             getattr(self, name).merge(getattr(other, name))
         self.tokens += other.tokens
         self.text_arrivals += other.text_arrivals
         self.body_bytes += other.body_bytes
-        for mine, theirs, pick in (("first", other.first, min), ("last", other.last, max)):
+        for mine, theirs, pick in (("first", other.first, min), ("last", other.last, max),
+                                   ("cut_at", other.cut_at, min)):
             if theirs is not None:
                 now = getattr(self, mine)
                 setattr(self, mine, theirs if now is None else pick(now, theirs))
@@ -214,11 +243,11 @@ class Aggregate:
             "outcomes": dict(self.outcomes), "errors": dict(self.errors),
             "sources": dict(self.sources),
             "hists": {name: getattr(self, name).to_wire() for name in
-                      ("ttft", "gap", "duration", "stream_gap_p99", "tokens_per_s",
+                      ("ttft", "gap", "arrival_gap", "duration", "stream_gap_p99", "tokens_per_s",
                        "per_arrival")},
             "tokens": self.tokens, "text_arrivals": self.text_arrivals,
             "body_bytes": self.body_bytes, "first": self.first, "last": self.last,
-            "bins": [[sec, {n: h.to_wire() for n, h in hists.items()}]
+            "cut_at": self.cut_at, "bins": [[sec, {n: h.to_wire() for n, h in hists.items()}]
                      for sec, hists in sorted(self.bins.items())],
         }
 
@@ -234,6 +263,7 @@ class Aggregate:
         agg.text_arrivals = int(data.get("text_arrivals", 0))
         agg.body_bytes = int(data.get("body_bytes", 0))
         agg.first, agg.last = data.get("first"), data.get("last")
+        agg.cut_at = data.get("cut_at")
         for sec, hists in data.get("bins", []):
             agg.bins[int(sec)] = {n: Hist.from_wire(h) for n, h in hists.items()}
         return agg
@@ -245,6 +275,7 @@ class Aggregate:
             "streams": self.streams, "outcomes": dict(self.outcomes),
             "errors": dict(sorted(self.errors.items(), key=lambda kv: -kv[1])),
             "ttft_ms": self.ttft.figures(), "gap_ms": self.gap.figures(),
+            "arrival_gap_ms": self.arrival_gap.figures(),
             "stream_ms": self.duration.figures(),
             "stream_gap_p99_ms": self.stream_gap_p99.figures(),
             "tokens_per_s": self.tokens_per_s.figures(),
