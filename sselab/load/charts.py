@@ -88,7 +88,8 @@ def over_time(title: str, slices: list[dict[str, Any]], key: str, unit: str = "m
 
 
 def distribution(title: str, hist: Hist, unit: str = "ms", bins: int = 48) -> str:
-    """Bars of ``hist`` on a log axis (``bins`` bins between its smallest and largest value)."""
+    """Bars of ``hist`` on a log axis (``bins`` bins between its smallest and largest value;
+    values under 0.1 ms, zero gaps included, count as 0.1 ms)."""
     out = _frame(title)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     values = {hist.value_of(k): n for k, n in hist.counts.items()}
@@ -99,8 +100,9 @@ def distribution(title: str, hist: Hist, unit: str = "ms", bins: int = 48) -> st
     floor = 0.1 if unit == "ms" else 1.0
     lo = math.log10(max(floor, min(values)))
     hi = math.log10(max(floor, max(values))) + 1e-9
-    if hi - lo < 1:
-        lo, hi = lo - 0.5, hi + 0.5
+    if hi - lo < 2:  # at least two decades, the values in the middle
+        mid = (lo + hi) / 2
+        lo, hi = mid - 1, mid + 1
     counts = [0] * bins
     for v, n in values.items():
         k = int((math.log10(max(floor, v)) - lo) / (hi - lo) * bins)
@@ -116,18 +118,20 @@ def distribution(title: str, hist: Hist, unit: str = "ms", bins: int = 48) -> st
                        f'width="{max(1.0, bar_w - 1):.1f}" height="{h:.1f}" '
                        f'fill="{COLORS["upstream"]}"><title>~{_value(round(at, 1), unit)}: '
                        f"{n:,}</title></rect>")
-    for name, q in (("p50", 0.5), ("p99", 0.99)):
+    for row, (name, q) in enumerate((("p50", 0.5), ("p99", 0.99))):
         v = hist.percentile(q)
         if v is None:
             continue
         px = LEFT + (math.log10(max(floor, v)) - lo) / (hi - lo) * plot_w
+        anchor, dx = ("end", -3) if px > WIDTH - 140 else ("start", 3)
         out.append(f'<line x1="{px:.1f}" y1="{TOP}" x2="{px:.1f}" y2="{TOP + plot_h}" '
                    'stroke="#d62728" stroke-dasharray="4 3"/>')
-        out.append(f'<text x="{px + 3:.1f}" y="{TOP + 11}" font-size="10" fill="#d62728">'
+        out.append(f'<text x="{px + dx:.1f}" y="{TOP + 11 + row * 12}" font-size="10" '
+                   f'fill="#d62728" text-anchor="{anchor}">'
                    f"{name} {escape(_value(round(v, 1), unit))}</text>")
     base = TOP + plot_h
     for e in range(math.floor(lo), math.ceil(hi) + 1):
-        if lo <= e <= hi:
+        if lo - 1e-9 <= e <= hi + 1e-9:
             px = LEFT + (e - lo) / (hi - lo) * plot_w
             out.append(f'<line x1="{px:.1f}" y1="{base}" x2="{px:.1f}" y2="{base + 4}" '
                        'stroke="#999"/>')

@@ -12,7 +12,9 @@ from ..check.report_html import STYLE
 from . import charts
 from .report import LoadReport, _ms, _num, over_time
 
-EXTRA_STYLE = ".chart{display:block;margin:6px 0 14px}.find{margin:4px 0}"
+EXTRA_STYLE = (".chart{display:block;margin:6px 0 14px}"
+               ".find{margin:6px 0;padding:6px 12px;border-radius:6px;background:#fff6e0;"
+               "color:#7a4b00}")
 
 
 def _row(label: str, figs: dict[str, Any], fmt: Any) -> str:

@@ -28,12 +28,15 @@ import gevent
 from gevent import GreenletExit
 from locust import User, events, task
 from locust.env import Environment
+from locust.exception import StopUser
+from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING
 
 from .options import FAILURE_PAUSE, LoadOptions
 from .reader import BlockingStream
 from .stats import Aggregate, StreamResult
 
 REQUEST_TYPE = "SSE"
+ENDING = (STATE_STOPPING, STATE_CLEANUP, STATE_STOPPED)
 OPTIONS_KEY = "sselab_load"  # the attribute of Locust's parsed options the master ships
 # master → workers: stop your users, send everything, then say how many streams you had
 FLUSH, FLUSHED, UNSENT = "sselab_flush", "sselab_flushed", "sselab_unsent"
@@ -180,6 +183,11 @@ class StreamUser(User):
 
     @task
     def stream(self) -> None:
+        runner = self.environment.runner
+        if runner is not None and runner.state in ENDING:
+            # Locust stops waiting users by killing them, and the kill can land after the wait
+            # ended: no new stream once the run is ending, or it would be cut at once
+            raise StopUser()
         opts = self.options
         abort = opts.abort_after if opts.abort_share and \
             self._rng.random() < opts.abort_share else None
