@@ -172,6 +172,10 @@ def load_command(endpoint: str | None, method: str, body: str | None, headers: t
                                                        600.0),
                               wait=wait, abort_share=abort_share, abort_after=abort_after)
         check_users(users, expect_workers if master else 1)
+        for option, out in (("--report-json", report_json), ("--html", html),
+                            ("--csv", Path(csv_prefix) if csv_prefix else None)):
+            if out is not None and not out.absolute().parent.is_dir():
+                raise ConfigError(f"{option}: no directory {str(out.absolute().parent)!r}")
         seconds = _duration("--run-time", run_time, MAX_RUN_TIME)
         stop_seconds = _duration("--stop-timeout", stop_timeout, MAX_STOP_TIMEOUT)
         _patch_first()  # every option is valid: now Locust
@@ -201,12 +205,15 @@ def load_command(endpoint: str | None, method: str, body: str | None, headers: t
         for name, f in report.locust.items():
             click.echo(f"    {name:<8} {f['requests']:>7,} requests {f['failures']:>6,} failures"
                        f"   p50 {f['p50_ms']} ms  p99 {f['p99_ms']} ms  max {f['max_ms']} ms")
-    if report_json:
-        report.write_json(report_json)
-        click.echo(f"  JSON: {report_json}")
-    if html:
-        write_html(report, html)
-        click.echo(f"  HTML: {html}")
+    try:
+        if report_json:
+            report.write_json(report_json)
+            click.echo(f"  JSON: {report_json}")
+        if html:
+            write_html(report, html)
+            click.echo(f"  HTML: {html}")
+    except OSError as exc:
+        _fail(f"cannot write the report: {exc}")
     if report.client.failed or not report.client.streams:
         sys.exit(1)
 

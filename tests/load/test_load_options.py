@@ -61,6 +61,10 @@ def test_bad_options(kwargs: dict, message: str) -> None:
     (["--endpoint", "http://127.0.0.1:1/", "--body", "{bad"], "--body: not valid JSON"),
     (["--endpoint", "http://127.0.0.1:1/", "--header", "nocolon"], "--header: expected"),
     (["--master", "--worker"], "choose one"),
+    (["--endpoint", "http://127.0.0.1:1/", "--html", "/nonexistent/r.html"],
+     "--html: no directory '/nonexistent'"),
+    (["--endpoint", "http://127.0.0.1:1/", "--csv", "/nonexistent/run"],
+     "--csv: no directory '/nonexistent'"),
 ])
 def test_bad_command_lines_say_one_line(args: list[str], message: str) -> None:
     # every one fails before Locust is imported, so this runs in the pytest process
