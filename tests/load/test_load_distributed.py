@@ -5,10 +5,13 @@ locustfile with a StreamUser: Locust's CLI and CSV files work unchanged."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,6 +69,15 @@ def test_a_master_and_two_workers(reference_app: App, scenarios: Path, tmp_path:
     assert "equal the master's" in out
 
 
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listening on port {port} after {timeout:g} s")
+
+
 LOCUSTFILE = '''
 from sselab.load import StreamUser
 
@@ -83,6 +95,7 @@ def test_a_plain_locustfile(reference_app: App, scenarios: Path, tmp_path: Path)
                             "--scenarios", str(scenarios), "-q"], cwd=ROOT, env=ENV,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        wait_for_port(port)
         host = endpoint.removesuffix("/api/chat")
         (tmp_path / "locustfile.py").write_text(LOCUSTFILE.format(host=host))
         proc = subprocess.run(
@@ -94,6 +107,7 @@ def test_a_plain_locustfile(reference_app: App, scenarios: Path, tmp_path: Path)
         sim.terminate()
         sim.wait(10)
     out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out  # Locust: 0 when no request failed
     assert "TTFT" in out and "gap p99" in out, out
     assert "client (what users saw)" in out  # sselab's summary at the end
     stats = (tmp_path / "l_stats.csv").read_text()
