@@ -23,6 +23,7 @@ _PLUGGED = [
     ("sselab.buffering.cli", "proxy_command"),
     ("sselab.buffering.cli", "buffering_report_command"),
     ("sselab.check.cli", "check_command"),
+    ("sselab.load.cli", "load_command"),
     ("sselab_reference_app.cli", "demo_command"),
 ]
 
@@ -210,6 +211,7 @@ GUIDE = {
     "proxy": "docs/buffering.md",
     "buffering-report": "docs/buffering.md",
     "check": "docs/check.md",
+    "load": "docs/load.md",
     "demo": "docs/reference-app.md",
 }
 
