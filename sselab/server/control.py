@@ -83,9 +83,30 @@ def add_routes(app: web.Application, key: web.AppKey[Any]) -> None:
         st.default_scenario = name
         return web.json_response({"default": name})
 
+    async def add_scenario(request: web.Request) -> web.Response:
+        from ..errors import SselabError
+        from ..scenario import load_text
+
+        try:
+            text = (await request.json())["yaml"]
+            if not isinstance(text, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"error": 'send {"yaml": SCENARIO_YAML_TEXT}'}, status=400)
+        try:
+            scenario = load_text(text, "<POST /_sselab/scenarios>")
+        except SselabError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        state(request).add(scenario)
+        return web.json_response({"added": scenario.name})
+
     async def stats(request: web.Request) -> web.Response:
         recorder: Recorder = state(request).recorder
-        out = await summary(recorder.requests)
+        try:
+            histogram = _flag(request.query.get("late_us"), "late_us", False)
+        except BadQuery as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        out = await summary(recorder.requests, histogram=histogram)
         out["timeline"] = timeline_json(recorder)
         return web.json_response(out)
 
@@ -104,6 +125,7 @@ def add_routes(app: web.Application, key: web.AppKey[Any]) -> None:
     app.router.add_get("/_sselab/requests/{id}", one)
     app.router.add_post("/_sselab/reset", reset)
     app.router.add_get("/_sselab/scenarios", scenarios)
+    app.router.add_post("/_sselab/scenarios", add_scenario)
     app.router.add_put("/_sselab/default-scenario", set_default)
     app.router.add_get("/_sselab/stats", stats)
     app.router.add_get("/_sselab/health", health)
@@ -212,9 +234,11 @@ async def send_pieces(request: web.Request, pieces: Iterable[str]) -> web.Stream
 
 
 # -- /_sselab/stats -----------------------------------------------------------------------------
-async def summary(records: list[RequestRecord]) -> dict[str, Any]:
+async def summary(records: list[RequestRecord], *, histogram: bool = False) -> dict[str, Any]:
     """How well the simulator itself kept to its schedule, over the recorded requests: counted
-    per microsecond of lateness, in slices (a full timeline holds millions of writes)."""
+    per microsecond of lateness, in slices (a full timeline holds millions of writes). With
+    ``histogram``, the counts themselves too (``late_us``: {µs: writes}), so that several
+    workers' summaries merge exactly."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SLICE
     late_us: Counter[int] = Counter()
@@ -229,6 +253,15 @@ async def summary(records: list[RequestRecord]) -> dict[str, Any]:
         if loop.time() >= deadline:
             await _give_back()
             deadline = loop.time() + SLICE
+    out = {"requests": len(records), "outcomes": outcomes, **late_figures(late_us),
+           "drain_wait_ms": round(drain * 1000, 3)}
+    if histogram:
+        out["late_us"] = {str(k): v for k, v in sorted(late_us.items())}
+    return out
+
+
+def late_figures(late_us: Counter[int]) -> dict[str, Any]:
+    """``writes`` and ``late_ms`` percentiles from lateness counted per microsecond."""
     keys = sorted(late_us)
     n = sum(late_us.values())
 
@@ -242,9 +275,5 @@ async def summary(records: list[RequestRecord]) -> dict[str, Any]:
                 return k / 1000
         return keys[-1] / 1000
 
-    return {
-        "requests": len(records), "outcomes": outcomes, "writes": n,
-        "late_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99),
-                    "max": keys[-1] / 1000 if keys else None},
-        "drain_wait_ms": round(drain * 1000, 3),
-    }
+    return {"writes": n, "late_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99),
+                                     "max": keys[-1] / 1000 if keys else None}}
