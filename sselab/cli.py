@@ -94,12 +94,25 @@ class _Size(click.ParamType):
               help="Most memory the request timeline takes (64MB, 1GiB...); past it the "
                    "oldest finished requests are forgotten, and the log says so.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log a line per finished request.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes sharing the port (SO_REUSEPORT), each pacing its own streams; "
+                   "one control API over all. The timeline budget is each worker's.")
 def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenario: str,
-          max_stall: float, timeline_budget: int, quiet: bool) -> None:
+          max_stall: float, timeline_budget: int, quiet: bool, workers: int) -> None:
     """Run the simulator until Ctrl-C."""
     from ._lifecycle import stop_on_signals
     from .api import Simulator
     from .server.recorder import log_line
+    from .workers import HAS_REUSEPORT
+
+    if workers > 1 and not HAS_REUSEPORT:
+        click.echo(f"sselab: --workers {workers}: this OS has no SO_REUSEPORT (processes "
+                   "cannot share a port); serving with 1 worker", err=True)
+        workers = 1
+    if workers > 1:
+        _serve_workers(workers, host, port, scenario_dirs, default_scenario, max_stall,
+                       timeline_budget, quiet)
+        return
 
     def log(rec: object) -> None:
         click.echo(log_line(rec))  # type: ignore[arg-type]
@@ -120,6 +133,31 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
         finally:
             housekeeping.cancel()
             await sim.stop()
+            click.echo("sselab simulator stopped")
+
+    asyncio.run(run())
+
+
+def _serve_workers(n: int, host: str, port: int, scenario_dirs: tuple[Path, ...],
+                   default_scenario: str, max_stall: float, timeline_budget: int,
+                   quiet: bool) -> None:
+    from ._lifecycle import stop_on_signals
+    from .workers import Workers
+
+    async def run() -> None:
+        stop = stop_on_signals()
+        sim = Workers(n, host=host, port=port, scenario_dirs=scenario_dirs,
+                      default_scenario=default_scenario, max_stall=max_stall,
+                      timeline_budget=timeline_budget, log=not quiet)
+        await asyncio.to_thread(sim.start)
+        click.echo(f"sselab simulator listening on {sim.base_url}")
+        click.echo(f"  {n} workers (pids {', '.join(map(str, sim.pids))}), one control API")
+        click.echo(f"  OpenAI:    {sim.base_url}/v1   Anthropic: {sim.base_url}")
+        click.echo(f"  timeline:  {sim.base_url}/_sselab/requests   (Ctrl-C to stop)")
+        try:
+            await stop.wait()
+        finally:
+            await asyncio.to_thread(sim.stop)
             click.echo("sselab simulator stopped")
 
     asyncio.run(run())
