@@ -16,8 +16,8 @@ from sselab import SimulatorThread, compile_scenario
 
 
 @pytest.fixture(scope="module")
-def live():
-    with SimulatorThread() as sim:
+def live(sim_factory):
+    with sim_factory() as sim:
         yield sim
 
 

@@ -57,8 +57,8 @@ SKIP = {"firehose"}  # 20,000 tokens: covered by the byte-level tests, too slow 
 
 
 @pytest.fixture(scope="module")
-def live():
-    with SimulatorThread(max_stall=3.0) as sim:
+def live(sim_factory):
+    with sim_factory(max_stall=3.0) as sim:
         yield sim
 
 
