@@ -35,6 +35,7 @@ from .api import _load, _url
 from .errors import ConfigError, UnknownScenarioError
 from .remote import RemoteRecorder, call
 from .scenario import Scenario, load_text
+from .scenario.dump import to_data
 from .server.recorder import DEFAULT_BUDGET, RequestRecord
 from .server.sizes import parse_size
 
@@ -211,18 +212,13 @@ class Workers:
         return call(self.base_url, "GET", "/_sselab/stats")  # type: ignore[no-any-return]
 
     def add_scenario(self, scenario: Scenario | str) -> Scenario:
-        """Add (or replace) a scenario in every worker, given as YAML text (or a Scenario
-        loaded from a file: that file's text is sent)."""
-        if isinstance(scenario, Scenario):
-            if not scenario.source or not Path(scenario.source).is_file():
-                raise ConfigError("workers: add a scenario as YAML text (this one has no file)")
-            text = Path(scenario.source).read_text(encoding="utf-8")
-        else:
-            text = scenario
-        added = load_text(text, "<add_scenario>")
+        """Add (or replace) a scenario in every worker, given as a Scenario or YAML text."""
+        if isinstance(scenario, str):
+            scenario = load_text(scenario, "<add_scenario>")
+        text = json.dumps(to_data(scenario), ensure_ascii=False)  # JSON is YAML
         call(self.base_url, "POST", "/_sselab/scenarios", {"yaml": text})
-        self._scenarios[added.name] = added
-        return added
+        self._scenarios[scenario.name] = scenario
+        return scenario
 
     def set_default_scenario(self, name: str) -> None:
         if name not in self._scenarios:

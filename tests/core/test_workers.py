@@ -218,3 +218,19 @@ def test_serve_workers_from_the_command_line() -> None:
     for pid in pids:  # the workers are gone too
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_scenario_object_added_from_python_reaches_every_worker(workers: Workers) -> None:
+    import dataclasses
+
+    from sselab.scenario.schema import Timing
+
+    base = workers.scenarios["unicode"]
+    made = dataclasses.replace(base, name="unicode-fast", timing=Timing(token_ms=1))
+    workers.add_scenario(made)
+    for _ in range(4):
+        r = httpx.post(workers.url(CHAT), json=body(stream=False),
+                       headers={"X-Sselab-Scenario": "unicode-fast", "Connection": "close"})
+        assert r.json()["choices"][0]["message"]["content"] == base.response.text
+    for answer in per_worker(workers, "/_sselab/scenarios"):
+        assert "unicode-fast" in [s["name"] for s in answer["scenarios"]]
