@@ -6,7 +6,8 @@
     (each write's time minus its scheduled time, from ``/_sselab/stats``) stays under 10 ms;
 (c) p50/p99 of |observed − scheduled| inter-token gaps seen by the client at 1 and 1,000 streams.
 
-Usage: ``python bench/bench_simulator.py [--smoke] [--levels 1000,2000,...] [--seconds 6]``.
+Usage: ``python bench/bench_simulator.py [--smoke] [--levels 1000,2000,...] [--seconds 6]
+[--workers N]``.
 Every loop is bounded in count and time; the server runs as a child process stopped by PID.
 """
 
@@ -36,7 +37,9 @@ def _hostport(base: str) -> tuple[str, int]:
 
 
 def _get(base: str, path: str, method: str = "GET") -> dict:
-    req = urllib.request.Request(base + path, method=method, data=b"" if method == "POST" else None)
+    req = urllib.request.Request(base + path, method=method,
+                                 data=b"{}" if method == "POST" else None,
+                                 headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
@@ -114,6 +117,8 @@ def main() -> None:
     ap.add_argument("--levels", default="500,1000,2000,3000,4000,5000",
                     help="concurrent stream counts to try for (b)")
     ap.add_argument("--seconds", type=float, default=6.0, help="length of each paced stream")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server processes sharing the port (sselab serve --workers N)")
     args = ap.parse_args()
     levels = [20, 50] if args.smoke else [int(x) for x in args.levels.split(",")]
     seconds = 1.5 if args.smoke else args.seconds
@@ -123,8 +128,10 @@ def main() -> None:
             "description: benchmark stream at 20 tokens/s\n"
             f"response: {{faker: {{seed: 1, words: {tokens}}}}}\n"
             f"timing: {{ttft_ms: 50, token_ms: {INTERVAL * 1000:g}}}\n")
-        with simulator_process("--scenarios", tmp, "--quiet") as base:
-            print(f"sselab simulator benchmark (server {base}, separate process)")
+        with simulator_process("--scenarios", tmp, "--quiet", "--workers",
+                               str(args.workers)) as base:
+            print(f"sselab simulator benchmark (server {base}, {args.workers} separate "
+                  f"process{'es' * (args.workers > 1)})")
             rate, n = asyncio.run(throughput(base, 1 if args.smoke else 3))
             print(f"(a) one unthrottled stream: {rate:,.0f} events/s ({n} events, median)")
             for streams in ([1] if args.smoke else [1, 1000]):
