@@ -16,11 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def simulator_process(*args: str) -> Iterator[str]:
-    """``sselab serve --port 0`` in a child process; yields its base URL; stops it by PID."""
+def simulator_process(*args: str, procs: list | None = None) -> Iterator[str]:
+    """``sselab serve --port 0`` in a child process; yields its base URL; stops it by PID
+    (``procs``, if given, gets the process, e.g. for :func:`cpu_seconds`)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen([sys.executable, "-m", "sselab", "serve", "--port", "0", *args],
                             stdout=subprocess.PIPE, text=True, env=env)
+    if procs is not None:
+        procs.append(proc)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -50,3 +53,32 @@ def pct(values: list[float], q: float) -> float:
 
 def now() -> float:
     return time.perf_counter()
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (``sselab serve --workers N``'s worker processes)."""
+    out, todo = [], [pid]
+    for _ in range(1000):
+        if not todo:
+            break
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):  # children hang off the forking thread
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its descendants, from /proc/PID/stat (Linux;
+    NaN elsewhere)."""
+    total = 0.0
+    try:
+        for p in _tree(pid):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    return total / os.sysconf("SC_CLK_TCK")

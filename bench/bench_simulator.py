@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import now, pct, request_bytes, simulator_process  # noqa: E402
+from _common import cpu_seconds, now, pct, request_bytes, simulator_process  # noqa: E402
 
 CHAT = "/v1/chat/completions"
 BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
@@ -78,6 +78,9 @@ async def throughput(base: str, runs: int) -> tuple[float, float]:
     return statistics.median(rates), n
 
 
+SERVER: list = []  # the server process, for its CPU time
+
+
 async def paced(base: str, streams: int, seconds: float, keep_gaps: bool) -> dict:
     host, port = _hostport(base)
     _get(base, "/_sselab/reset", "POST")
@@ -92,15 +95,19 @@ async def paced(base: str, streams: int, seconds: float, keep_gaps: bool) -> dic
 
     gc.collect()
     gc.disable()  # the client's own GC pauses would show up as late tokens
+    cpu0 = cpu_seconds(SERVER[0].pid) if SERVER else float("nan")
     try:
         counts = await asyncio.gather(*(one(i) for i in range(streams)),
                                       return_exceptions=True)
     finally:
         gc.enable()
+    cpu = (cpu_seconds(SERVER[0].pid) if SERVER else float("nan")) - cpu0
     ok = [c for c in counts if isinstance(c, int)]
     stats = _get(base, "/_sselab/stats")
     out = {"streams": streams, "completed": stats["outcomes"].get("completed", 0),
-           "errors": len(counts) - len(ok), "events": sum(ok), "late_ms": stats["late_ms"]}
+           "errors": len(counts) - len(ok), "events": sum(ok), "late_ms": stats["late_ms"],
+           # server CPU (user + system, every worker) per event the clients received
+           "cpu_us_per_token": cpu * 1e6 / max(1, sum(ok))}
     if keep_gaps:
         dev = []
         for times in all_times:
@@ -129,7 +136,7 @@ def main() -> None:
             f"response: {{faker: {{seed: 1, words: {tokens}}}}}\n"
             f"timing: {{ttft_ms: 50, token_ms: {INTERVAL * 1000:g}}}\n")
         with simulator_process("--scenarios", tmp, "--quiet", "--workers",
-                               str(args.workers)) as base:
+                               str(args.workers), procs=SERVER) as base:
             print(f"sselab simulator benchmark (server {base}, {args.workers} separate "
                   f"process{'es' * (args.workers > 1)})")
             rate, n = asyncio.run(throughput(base, 1 if args.smoke else 3))
@@ -139,7 +146,8 @@ def main() -> None:
                 g = r["gap_dev_ms"]
                 print(f"(c) {streams:>5} streams: |observed-scheduled| gap p50 {g['p50']:.2f} ms,"
                       f" p99 {g['p99']:.2f} ms over {g['n']} gaps; server late p99 "
-                      f"{r['late_ms']['p99']} ms")
+                      f"{r['late_ms']['p99']} ms; server CPU {r['cpu_us_per_token']:.1f} µs "
+                      "per token")
             best = 0
             for streams in levels:
                 r = asyncio.run(paced(base, streams, seconds, keep_gaps=False))
@@ -148,7 +156,8 @@ def main() -> None:
                 best = streams if ok else best
                 print(f"(b) {streams:>5} streams at 20 tok/s: server late p50 {late['p50']} ms, "
                       f"p99 {late['p99']} ms, max {late['max']} ms; completed {r['completed']}"
-                      f"/{streams}, client errors {r['errors']} -> {'OK' if ok else 'over'}")
+                      f"/{streams}, client errors {r['errors']}, server CPU "
+                      f"{r['cpu_us_per_token']:.1f} µs/token -> {'OK' if ok else 'over'}")
                 if not ok:
                     break
             print(f"(b) largest level with p99 lateness < 10 ms: {best} streams")
