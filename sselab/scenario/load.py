@@ -17,7 +17,8 @@ from .validate import BAD, Where, build, convert
 if TYPE_CHECKING:
     from ..script.build import Plan
 
-_TOP_KEYS = ("name", "description", "response", "tokenize", "timing", "usage", "faults")
+_TOP_KEYS = ("name", "description", "response", "tokenize", "timing", "usage", "faults",
+             "recording")
 
 
 def _lines(node: yaml.Node, path: str, out: dict[str, int]) -> None:
@@ -78,6 +79,7 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
         where.add(where.error("name", f"must not contain spaces; got {name!r}"))
     description = where.attempt(convert, str, data.get("description", ""), where, "description")
     response = where.attempt(_response, data, where)
+    recording = where.attempt(_recording, data, response, where)
     timing = where.attempt(_timing, data.get("timing", {}), where)
     usage = where.attempt(build, UsageSpec, data.get("usage", {}), where, "usage")
     tokenize = where.attempt(convert, Tokenize, data.get("tokenize", "words"), where, "tokenize")
@@ -101,10 +103,11 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
                               path)
         if fault is not BAD:
             faults.append((path, fault))
-    if any(v is BAD for v in (name, description, response, timing, usage, tokenize)):
+    if any(v is BAD for v in (name, description, response, timing, usage, tokenize, recording)):
         where.raise_if_any()  # fault positions need a good scenario to be planned
     scenario = Scenario(name=name, description=description, response=response,
-                        tokenize=tokenize, timing=timing, usage=usage, source=where.file)
+                        tokenize=tokenize, timing=timing, usage=usage, source=where.file,
+                        recording=recording)
     planned = plan(scenario)
     token_count = planned.token_count
     for path, fault in faults:
@@ -116,15 +119,24 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
 
 def _response(data: Mapping[str, Any], where: Where) -> Response:
     if "response" not in data:
+        if "recording" in data:  # a recording answers with what it recorded
+            return Response()
         raise where.error("", "missing required key 'response'")
     response = build(Response, data["response"], where, "response")
-    sources = [k for k in ("text", "faker", "json") if getattr(response, k) is not None]
+    sources = [k for k in ("text", "faker", "json", "recording")
+               if getattr(response, k) is not None]
     if len(sources) > 1:
-        raise where.error("response", f"give at most one of text, faker, json; got "
+        raise where.error("response", f"give at most one of text, faker, json, recording; got "
                                       f"{' and '.join(sources)}")
     if not sources and not response.tool_calls:
-        raise where.error("response", "give one of text, faker, json, or tool_calls")
+        raise where.error("response", "give one of text, faker, json, recording, or tool_calls")
     return response
+
+
+def _recording(data: Mapping[str, Any], response: Any, where: Where) -> Any:
+    from ..record.schema import recording_of  # the recording: section lives with sselab.record
+
+    return recording_of(data, response, where)
 
 
 def _timing(data: Any, where: Where) -> Timing:

@@ -67,6 +67,9 @@ class Response:
                                "reasoning)", default=None)
     finish_reason: FinishReason | None = doc("the finish reason (default: derived from the "
                                              "answer)", default=None)
+    recording: str | None = doc("answer with a recording instead (its name in this directory, "
+                                "or a path): faults and every wire format apply to it",
+                                default=None)
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,5 @@ class Scenario:
     usage: UsageSpec = doc("the usage figures reported", default_factory=UsageSpec)
     faults: tuple[Any, ...] = doc("what goes wrong, in order (see Faults)", default=())
     source: str | None = field(default=None, metadata={"internal": True})  # file it came from
+    # a recorded exchange (sselab.record.schema.Recording): its own or the one response names
+    recording: Any = field(default=None, compare=False, metadata={"internal": True})

@@ -19,6 +19,7 @@ from aiohttp import web
 from ..encoders import Lookup, RequestInfo, WireFormat, formats
 from ..encoders.base import KIND_STATUS
 from ..errors import UnknownScenarioError
+from ..record import replay
 from ..scenario.schema import Scenario
 from ..script.build import compile_scenario
 from ..script.events import Close, ErrorEvent, HttpError, Reset, Script, Stall
@@ -40,6 +41,7 @@ class SimState:
     recorder: Recorder = field(default_factory=Recorder)
     max_stall: float = 300.0
     pacer: Pacer = field(default_factory=Pacer)
+    played: dict[str, int] = field(default_factory=dict)  # replays of each recording, so far
     _scripts: dict[str, Script] = field(default_factory=dict)
 
     def script(self, name: str) -> Script:
@@ -117,6 +119,9 @@ def _handler(fmt: WireFormat) -> Any:
             return await _error(request, record, fmt, req, HttpError(404, f"sselab: {exc}",
                                                                      "not_found"))
         record.scenario = name
+        replayed = await replay.answer(request, record, fmt, req, state, name)
+        if replayed is not None:  # a recording, verbatim (sselab.record)
+            return replayed
         script = state.script(name)
         if script.http_error is not None:
             return await _error(request, record, fmt, req, script.http_error)

@@ -1,10 +1,11 @@
 """The only code that writes to a client socket: prepare, write-then-drain, EOF, FIN, RST.
 
-Every byte sselab sends to a client goes through :func:`send_stream` or :func:`send_body`, which
-also record each write (time, size, time spent waiting for a slow reader to drain) on the
-request's :class:`~sselab.server.recorder.RequestRecord`. Disconnects are noticed at once even
-while stalled: the server runs with aiohttp's ``handler_cancellation``, so a client that goes
-away cancels the handler, and ``finally`` records when.
+Every byte sselab sends to a client goes through :func:`send_stream`, :func:`send_body` or
+:func:`send_relay` (the recording proxy's), which also record each write (time, size, time
+spent waiting for a slow reader to drain) on the request's
+:class:`~sselab.server.recorder.RequestRecord`. Disconnects are noticed at once even while
+stalled: the server runs with aiohttp's ``handler_cancellation``, so a client that goes away
+cancels the handler, and ``finally`` records when.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import asyncio
 import json
 import socket
 import struct
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
+from multidict import CIMultiDict
 
 from .. import clock
 from ..encoders.base import Frame, Item
@@ -79,19 +81,24 @@ async def send_stream(
     max_stall: float,
     pacer: Pacer,
     outcome: str = "completed",
+    status: int = 200,
+    headers_at: float = 0.0,
 ) -> web.StreamResponse:
     """Stream ``items`` (frames due at ``record.received + at``) and act on control events.
 
     Frames go out through the shared :class:`Pacer` (no task wake-up per token); this task only
-    wakes for what must be awaited: a slow reader, a stall, a close or reset, the end.
+    wakes for what must be awaited: a slow reader, a stall, a close or reset, the end. The status
+    line and headers go out at ``headers_at`` (a replayed recording's own time).
     """
-    resp = web.StreamResponse(status=200, headers=dict(headers))
-    record.status = 200
+    resp = web.StreamResponse(status=status, headers=CIMultiDict(headers))
+    record.status = status
     t0 = record.received
     loop = asyncio.get_running_loop()
     stream = iter(items)
     pending: Item | None = None
     try:
+        if headers_at > 0:
+            await clock.sleep_until(t0 + headers_at)
         writer = await resp.prepare(request)
         assert writer is not None
         write_now = _fast_writer(request, writer, record)
@@ -179,6 +186,47 @@ async def _keepalives(writer: AbstractStreamWriter, resp: web.StreamResponse, re
         await clock.sleep_until(tick)
         await _send(writer, resp, record, keepalive, loop, tick)
         tick += every
+
+
+async def send_relay(
+    request: web.Request,
+    record: RequestRecord,
+    status: int,
+    headers: Mapping[str, str],
+    chunks: AsyncIterator[bytes | Close | Reset],
+) -> web.StreamResponse:
+    """Relay an upstream's answer as it arrives (``sselab record``): each chunk is written and
+    drained the moment it is read; a :class:`Close` or :class:`Reset` ends the connection the
+    way the upstream ended it."""
+    resp = web.StreamResponse(status=status, headers=CIMultiDict(headers))
+    record.status = status
+    loop = asyncio.get_running_loop()
+    try:
+        writer = await resp.prepare(request)
+        assert writer is not None
+        async for chunk in chunks:
+            if isinstance(chunk, bytes):
+                now = loop.time()
+                await _send(writer, resp, record, chunk, loop, now)
+                continue
+            await _flush(request)
+            if isinstance(chunk, Reset):
+                _reset(request)
+                record.finish("fault_reset")
+            else:
+                if request.transport:
+                    request.transport.close()
+                record.finish("fault_closed")
+            return resp
+        await resp.write_eof()
+        record.finish("http_error" if status >= 400 else "completed")
+    except (ConnectionError, asyncio.CancelledError):
+        record.finish("client_disconnected")
+        raise
+    finally:
+        if not record.done:
+            record.finish("client_disconnected")
+    return resp
 
 
 async def send_body(
