@@ -204,8 +204,10 @@ def cut_inside_a_character(stream: bytes, pieces: list[bytes]) -> list[bytes]:
     for p in pieces[:-1]:
         pos += len(p)
         bounds.append(pos)
-    nearest = min(range(len(bounds)), key=lambda i: abs(bounds[i] - at))
-    bounds[nearest] = at
+    if bounds:
+        bounds[min(range(len(bounds)), key=lambda i: abs(bounds[i] - at))] = at
+    else:
+        bounds = [at]
     bounds = sorted(set(bounds))
     edges = [0, *bounds, len(whole)]
     return [whole[a:b] for a, b in zip(edges, edges[1:]) if b > a]
