@@ -23,6 +23,7 @@ _PLUGGED = [
     ("sselab.buffering.cli", "proxy_command"),
     ("sselab.buffering.cli", "buffering_report_command"),
     ("sselab.check.cli", "check_command"),
+    ("sselab.record.cli", "record_command"),
     ("sselab_reference_app.cli", "demo_command"),
 ]
 
@@ -193,6 +194,7 @@ GUIDE = {
     "proxy": "docs/buffering.md",
     "buffering-report": "docs/buffering.md",
     "check": "docs/check.md",
+    "record": "docs/record-replay.md",
     "demo": "docs/reference-app.md",
 }
 

@@ -183,15 +183,41 @@ def _piece(item: Any, where: Where, path: str) -> Piece:
     return Piece(float(at), data)
 
 
-def _headers(lines: list[str], where: Where, path: str) -> None:
-    for i, line in enumerate(lines):
-        name, sep, _ = line.partition(":")
-        if not sep or not name.strip() or name != name.strip():
-            where.add(where.error(f"{path}[{i}]", f"expected 'Name: value'; got {line!r}"))
+def _checks(data: Mapping[str, Any], where: Where, path: str) -> None:
+    """What the field types alone do not say; on the raw data, so that it is reported even when
+    another field is wrong."""
+    request = data.get("request") if isinstance(data.get("request"), Mapping) else {}
+    response = data.get("response") if isinstance(data.get("response"), Mapping) else {}
+    for part, section in (("request", request), ("response", response)):
+        lines = section.get("headers")
+        for i, line in enumerate(lines if isinstance(lines, list) else []):
+            name, sep, _ = line.partition(":") if isinstance(line, str) else ("", "", "")
+            if isinstance(line, str) and (not sep or not name.strip() or name != name.strip()):
+                where.add(where.error(f"{path}.{part}.headers[{i}]",
+                                      f"expected 'Name: value'; got {line!r}"))
+    speed = data.get("speed")
+    if isinstance(speed, (int, float)) and not isinstance(speed, bool) and speed <= 0:
+        where.add(where.error(f"{path}.speed", f"must be more than 0; got {speed:g}"))
+    bodies = [k for k in ("body", "body_text", "body_b64") if request.get(k) is not None]
+    if len(bodies) > 1:
+        where.add(where.error(f"{path}.request", f"give at most one of body, body_text, "
+                                                 f"body_b64; got {' and '.join(bodies)}"))
+    status = response.get("status")
+    if isinstance(status, int) and not isinstance(status, bool) and not 100 <= status <= 599:
+        where.add(where.error(f"{path}.response.status", f"must be an HTTP status (100-599) or "
+                                                         f"null; got {status}"))
+    fmt = data.get("format")
+    if isinstance(fmt, str):
+        from ..encoders import formats
+
+        if fmt not in formats():
+            where.add(where.error(f"{path}.format", f"unknown wire format {fmt!r} "
+                                                    f"(known: {', '.join(sorted(formats()))})"))
 
 
 def parse(data: Any, where: Where, path: str = "recording") -> Recording:
-    """Build a :class:`Recording` from the plain ``recording:`` data; mistakes name their line."""
+    """Build a :class:`Recording` from the plain ``recording:`` data; every mistake is reported
+    with its line (``file:line: recording.response.pieces[3].b64: ...``)."""
     if not isinstance(data, Mapping):
         raise where.error(path, "expected a mapping (upstream, recorded_at, request, response)")
     data, before = dict(data), len(where.errors)
@@ -200,32 +226,11 @@ def parse(data: Any, where: Where, path: str = "recording") -> Recording:
         response = dict(data["response"])  # the pieces are checked apart: there may be many
         pieces = where.attempt(_pieces, response.pop("pieces"), where, f"{path}.response.pieces")
         data["response"] = response
-    recording = build(Recording, data, where, path, skip=("source",))
-    if pieces is BAD:
+    recording = where.attempt(build, Recording, data, where, path, ("source",))
+    _checks(data, where, path)
+    if recording is BAD or pieces is BAD or len(where.errors) > before:
         raise Reported
-    recording = replace(recording, response=replace(recording.response, pieces=pieces))
-    _headers(recording.request.headers, where, f"{path}.request.headers")
-    _headers(recording.response.headers, where, f"{path}.response.headers")
-    if recording.speed <= 0:
-        where.add(where.error(f"{path}.speed", f"must be more than 0; got {recording.speed:g}"))
-    req = recording.request
-    bodies = [k for k in ("body", "body_text", "body_b64") if getattr(req, k) is not None]
-    if len(bodies) > 1:
-        where.add(where.error(f"{path}.request", f"give at most one of body, body_text, "
-                                                 f"body_b64; got {' and '.join(bodies)}"))
-    status = recording.response.status
-    if status is not None and not 100 <= status <= 599:
-        where.add(where.error(f"{path}.response.status", f"must be an HTTP status (100-599) or "
-                                                         f"null; got {status}"))
-    if recording.format is not None:
-        from ..encoders import formats
-
-        if recording.format not in formats():
-            where.add(where.error(f"{path}.format", f"unknown wire format {recording.format!r} "
-                                                    f"(known: {', '.join(sorted(formats()))})"))
-    if len(where.errors) > before:
-        raise Reported
-    return recording
+    return replace(recording, response=replace(recording.response, pieces=pieces))
 
 
 def recording_of(data: Mapping[str, Any], response: Any, where: Where) -> Recording | None:

@@ -90,15 +90,15 @@ class RawUpstream:
             if request is None:
                 return
             self.requests.append(request)
-            self._answer(conn, raw, self.answer(request))
+            self._answer(conn, self.answer(request))
         except OSError:
             pass
         finally:
             conn.close()
 
-    def _answer(self, conn: socket.socket, raw: socket.socket, a: Answer) -> None:
+    def _answer(self, conn: socket.socket, a: Answer) -> None:
         if a.end == "reset_before":
-            _rst(raw)
+            _rst(conn)
             return
         head = f"HTTP/1.1 {a.status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in a.headers)
         if a.chunked:
@@ -109,7 +109,7 @@ class RawUpstream:
         wrote: list[Wrote] = []
         self.log.append(wrote)
         for pause, piece in a.pieces:
-            if pause and self._peer_closed(raw, pause):
+            if pause and self._peer_closed(conn, pause):
                 self.closed_by_peer.append(time.monotonic())
                 return
             conn.sendall(b"%x\r\n%b\r\n" % (len(piece), piece) if a.chunked else piece)
@@ -120,16 +120,18 @@ class RawUpstream:
             time.sleep(0.05)
         elif a.end == "reset":
             time.sleep(0.02)
-            _rst(raw)
+            _rst(conn)
 
     @staticmethod
-    def _peer_closed(raw: socket.socket, wait: float) -> bool:
+    def _peer_closed(conn: socket.socket, wait: float) -> bool:
         """Sleep ``wait`` seconds, or less if the peer closes the connection meanwhile."""
-        readable, _, _ = select.select([raw], [], [], wait)
+        readable, _, _ = select.select([conn], [], [], wait)
         if not readable:
             return False
         try:
-            return raw.recv(1, socket.MSG_PEEK) == b""
+            if isinstance(conn, ssl.SSLSocket):
+                return conn.recv(1) == b""
+            return conn.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
 
