@@ -114,7 +114,7 @@ async def _read(up: aiohttp.ClientResponse, ex: cassette.Exchange
                 ) -> AsyncIterator[bytes | Close | Reset]:
     loop = asyncio.get_running_loop()
     try:
-        async for data in up.content.iter_any():
+        async for data in up.content.iter_any():  # one piece per read: what had arrived
             ex.pieces.append((loop.time(), data))
             yield data
     except (aiohttp.ClientError, OSError) as exc:
@@ -250,7 +250,7 @@ def create_proxy_app(state: ProxyState) -> web.Application:
         state.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(force_close=True, limit=0),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
-            auto_decompress=False, trace_configs=[trace],
+            auto_decompress=False, trace_configs=[trace], read_bufsize=2**20,
             skip_auto_headers=("User-Agent", "Accept", "Content-Type"))
         yield
         await state.flush()

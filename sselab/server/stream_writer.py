@@ -64,7 +64,14 @@ def _fast_writer(request: web.Request, writer: AbstractStreamWriter,
         if transport is None or transport.is_closing() or protocol.writing_paused:
             return False
         t = clock_now()
-        transport.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
+        if not chunked:
+            transport.write(data)
+        elif len(data) < 16384:
+            transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:  # a large piece (a relayed body) is not copied to frame it
+            transport.write(b"%x\r\n" % len(data))
+            transport.write(data)
+            transport.write(b"\r\n")
         wrote(t, len(data), 0.0, t - due)
         return True
 
@@ -204,10 +211,14 @@ async def send_relay(
     try:
         writer = await resp.prepare(request)
         assert writer is not None
+        write_now = _fast_writer(request, writer, record)
         async for chunk in chunks:
             if isinstance(chunk, bytes):
                 now = loop.time()
-                await _send(writer, resp, record, chunk, loop, now)
+                if not write_now(chunk, now):  # a slow reader (or gone): write, then drain
+                    if request.transport is None or request.transport.is_closing():
+                        raise ConnectionResetError("the client went away")
+                    await _send(writer, resp, record, chunk, loop, now)
                 continue
             await _flush(request)
             if isinstance(chunk, Reset):
