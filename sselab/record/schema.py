@@ -235,16 +235,32 @@ def parse(data: Any, where: Where, path: str = "recording") -> Recording:
 
 def recording_of(data: Mapping[str, Any], response: Any, where: Where) -> Recording | None:
     """The recording a scenario answers with: its own ``recording:`` section, or the one its
-    ``response.recording`` names (a file of the same directory, by name or relative path)."""
+    ``response.recording`` names (a file of the same directory, by name or relative path).
+    One that faults or another wire format apply to must decode (``sselab.record.decode``)."""
     own = data.get("recording")
     named = getattr(response, "recording", None) if response is not BAD else None
     if own is not None and named is not None:
         raise where.error("response.recording", "a recording file answers with its own "
                                                 "recording; remove response.recording")
     if own is not None:
-        return replace(parse(own, where), source=where.file)
+        recording = replace(parse(own, where), source=where.file)
+        if data.get("faults"):
+            _decodable(recording, where, "recording.format")
+        return recording
     if named is not None:
         from .load import load_named
 
-        return load_named(named, where)
+        recording = load_named(named, where)
+        _decodable(recording, where, "response.recording")
+        return recording
     return None
+
+
+def _decodable(recording: Recording, where: Where, path: str) -> None:
+    from .decode import DecodeError, decode
+
+    try:
+        decode(recording)
+    except DecodeError as exc:
+        raise where.error(path, f"faults and other wire formats need the recording decoded, "
+                                f"and {exc}") from None
