@@ -19,6 +19,7 @@ import errno
 import json
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -62,6 +63,7 @@ class ProxyState:
     on_written: Callable[[Path], None] | None = None
     session: aiohttp.ClientSession | None = None
     _writes: set[asyncio.Future[Any]] = field(default_factory=set)
+    _writer: ThreadPoolExecutor | None = None
 
     default_scenario: str = ""  # what the /_sselab/ routes read, with scenarios
 
@@ -89,7 +91,9 @@ def _schedule_write(st: ProxyState, ex: cassette.Exchange) -> None:
         return cassette.write_new(out, stem, lambda name: cassette.render(
             ex, name, match=st.match, redact_headers=st.redact_headers))
 
-    fut = asyncio.get_running_loop().run_in_executor(None, write)
+    if st._writer is None:  # one thread: recordings are named in the order exchanges end
+        st._writer = ThreadPoolExecutor(1, thread_name_prefix="sselab-record-write")
+    fut = asyncio.get_running_loop().run_in_executor(st._writer, write)
     st._writes.add(fut)
 
     def done(f: asyncio.Future[Path]) -> None:
@@ -255,6 +259,9 @@ def create_proxy_app(state: ProxyState) -> web.Application:
         yield
         await state.flush()
         await state.session.close()
+        if state._writer is not None:
+            state._writer.shutdown(wait=True)
+            state._writer = None
 
     app.cleanup_ctx.append(session)
     control.add_routes(app, PROXY_KEY)
