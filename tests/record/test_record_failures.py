@@ -68,8 +68,11 @@ def test_a_recorded_failure_replays_as_itself(failure: str, tmp_path: Path) -> N
     if failure in ("rate_limit", "mid_stream_error"):
         assert replayed[2] == live[2]
     end = recording_of(path).response.end
-    assert end == {"reset": "reset", "close": "close", "reset_before": "reset"}.get(failure,
-                                                                                    "eof")
+    if failure == "mid_stream_error":  # the SDK may leave on the error before the body's end
+        assert end in ("eof", "client_disconnected")
+    else:
+        assert end == {"reset": "reset", "close": "close", "reset_before": "reset"}.get(
+            failure, "eof")
 
 
 def test_the_429_replays_with_its_retry_after(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def test_no_match_names_the_nearest_recording(recorded: dict[str, str], tmp_path
             client.messages.create(model="claude", max_tokens=5,
                                    messages=[{"role": "user", "content": "A?"}])
         assert "path (recorded \"/v1/chat/completions\", got \"/v1/messages\")" in str(ainfo.value)
-        assert sim.wait_for(lambda r: r.status == 404).outcome == "http_error"
+        assert sim.wait_for(lambda r: r.status == 404 and r.done).outcome == "http_error"
 
 
 def test_match_on_is_written_and_used(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ boundaries and offsets within a few ms, and the SDKs get the same text from it."
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
@@ -81,8 +82,7 @@ def test_replay_is_byte_identical_with_the_same_pieces_and_offsets(raw_openai,
     assert replay.data == [p.data for p in rec.response.pieces], "same piece boundaries"
     assert replay.headers["x-request-id"] == "req_raw_1"
     assert replay.headers["content-type"] == "text/event-stream; charset=utf-8"
-    for got, piece in zip(replay.offsets_ms(), rec.response.pieces):
-        assert abs(got - piece.at_ms) < TOLERANCE * 1000, (got, piece.at_ms)
+    _same_offsets(replay.offsets_ms(), [p.at_ms for p in rec.response.pieces])
     assert len(writes) == len(rec.response.pieces), "the timeline has one write per piece"
 
 
@@ -124,6 +124,17 @@ def test_anthropic_sdk_through_sse_starlette(tmp_path: Path) -> None:
             replay_text = "".join(stream.text_stream)
     assert replay.data == [p.data for p in rec.response.pieces]
     assert replay_text == "".join(ANTHROPIC_TEXT)
+
+
+def _same_offsets(got: list[float], want: list[float]) -> None:
+    """Offsets (ms) agree within a few ms: each piece's, from the first one's (the client's own
+    connection set-up aside); a typical piece within 3 ms, every piece within TOLERANCE plus
+    what a loaded machine may add now and then."""
+    assert len(got) == len(want)
+    off = [abs((g - got[0]) - (w - want[0])) for g, w in zip(got, want)]
+    assert statistics.median(off) < 3.0, off
+    assert max(off) < TOLERANCE * 1000 * 2, off
+    assert abs(got[0] - want[0]) < TOLERANCE * 1000, (got[0], want[0])
 
 
 def _not_utf8(data: bytes) -> bool:
