@@ -7,9 +7,9 @@ the same way; an exchange that ended before any response drops the connection li
 
 :func:`answer` is the simulator's hook: a request that names a recording (``X-Sselab-Scenario``,
 ``?scenario=``, ``model``) gets it verbatim when it asks in the recorded wire format and the
-recording has no faults (else the usual path decodes and re-encodes it); a request that names
-nothing, on a server with recordings, gets the recording it matches, or an error in the
-provider's shape naming the nearest one.
+recording has no faults (else the usual path decodes it, applies the faults and re-encodes it);
+a request that names nothing, on a server with recordings, gets the recording it matches (the
+same way), or an error in the provider's shape naming the nearest one.
 """
 
 from __future__ import annotations
@@ -80,15 +80,21 @@ def _named(request: web.Request, model: str | None, scenarios: Mapping[str, Any]
         model and (model in scenarios or model.startswith(("sselab:", "sselab/")))))
 
 
+def verbatim(scenario: Any, fmt: WireFormat) -> bool:
+    """Whether a recording is sent as recorded: no faults, asked for in its own format."""
+    return not scenario.faults and scenario.recording.format in (None, fmt.name)
+
+
 async def answer(request: web.Request, record: RequestRecord, fmt: WireFormat,
-                 req: RequestInfo, state: Any, name: str) -> web.StreamResponse | None:
-    """The simulator's replay hook (None: not a replay, go on as usual)."""
+                 req: RequestInfo, state: Any, name: str) -> web.StreamResponse | str | None:
+    """The simulator's replay hook: a response (a recording verbatim, or the no-match error),
+    the name of the matching recording to serve the usual way (decoded: it has faults), or None
+    (not a replay, go on as usual)."""
     scenarios = state.scenarios
     chosen = scenarios[name]
     extra = {REQUEST_ID_HEADER: record.id}
     if _named(request, req.model, scenarios):
-        if is_recording(chosen) and not chosen.faults and chosen.recording.format in (
-                None, fmt.name):
+        if is_recording(chosen) and verbatim(chosen, fmt):
             return await play(request, record, name, chosen.recording, pacer=state.pacer,
                               max_stall=state.max_stall, extra_headers=extra)
         return None
@@ -102,5 +108,7 @@ async def answer(request: web.Request, record: RequestRecord, fmt: WireFormat,
         body, headers = fmt.error(HttpError(404, record.error, "not_found"), req)
         return await send_body(request, record, 404, body, headers={**headers, **extra},
                                outcome="http_error")
+    if not verbatim(found, fmt):
+        return found.name
     return await play(request, record, found.name, found.recording, pacer=state.pacer,
                       max_stall=state.max_stall, extra_headers=extra)

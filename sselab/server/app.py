@@ -120,7 +120,9 @@ def _handler(fmt: WireFormat) -> Any:
                                                                      "not_found"))
         record.scenario = name
         replayed = await replay.answer(request, record, fmt, req, state, name)
-        if replayed is not None:  # a recording, verbatim (sselab.record)
+        if isinstance(replayed, str):  # the recording matched, decoded (sselab.record)
+            name = record.scenario = replayed
+        elif replayed is not None:  # a recording, verbatim
             return replayed
         script = state.script(name)
         if script.http_error is not None:

@@ -133,3 +133,17 @@ def test_a_recorded_failure_stays_that_failure_in_another_format(failure: str, s
         assert "Rate limit reached" in got.message
     if failure == "mid_stream_error":
         assert "The server had an error" in str(got)
+
+
+def test_faults_in_the_recording_file_itself_apply_when_it_is_matched(tmp_path: Path) -> None:
+    path = tmp_path / f"{_record(tmp_path)}.yaml"
+    path.write_text(path.read_text() + "faults:\n- {type: error_event, at_token: 2, kind: "
+                                       "overloaded, message: Overloaded}\n")
+    with SimulatorThread(scenario_dirs=[tmp_path]) as sim:
+        client = openai.OpenAI(base_url=sim.base_url + "/v1", api_key="x", max_retries=0)
+        got = ""
+        with pytest.raises(openai.APIError) as info:  # CHAT names no scenario: it matches
+            for chunk in client.chat.completions.create(**CHAT):
+                got += chunk.choices[0].delta.content or "" if chunk.choices else ""
+        assert info.value.message == "Overloaded" and got == " ".join(TEXT.split(" ")[:2])
+        assert sim.wait_for().scenario == path.stem
