@@ -73,9 +73,23 @@ class Exchange:
     status: int | None = None
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     headers_at: float | None = None
-    pieces: list[tuple[float, bytes]] = field(default_factory=list)
+    pieces: list[tuple[float, bytes]] = field(default_factory=list)  # the body, per read
     end: str = "eof"
     ended: float | None = None
+    reads: list[tuple[float, bytes]] | None = None  # as read, framing kept (see finalize)
+    framing: str = "close"  # chunked | length | close | none
+
+    def finalize(self) -> None:
+        """The body pieces from the reads: a chunked body's framing taken out."""
+        if self.reads is None:
+            return
+        if self.framing == "chunked":
+            from .upstream import dechunk
+
+            self.pieces = dechunk(self.reads)[0]
+        else:
+            self.pieces = list(self.reads)
+        self.reads = None
 
     def ms(self, t: float | None) -> float:
         base = self.sent if self.sent is not None else t
@@ -138,6 +152,7 @@ def render(ex: Exchange, name: str, *, match: Sequence[str] = DEFAULT_MATCH,
            redact_headers: Sequence[str] = ()) -> str:
     """The scenario file of one exchange, secrets redacted; raises if it would not load back
     as the same bytes."""
+    ex.finalize()
     redactor = Redactor(redact_headers)
     request_headers = redactor.header_lines(ex.request_headers)  # collects the secrets first
     query = redactor.query(ex.query)

@@ -15,17 +15,14 @@ from it instead; ``forward=False`` never contacts the upstream.
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from ..scenario.schema import Scenario
@@ -34,7 +31,7 @@ from ..server import control
 from ..server.pacer import Pacer
 from ..server.recorder import Recorder, RequestRecord
 from ..server.stream_writer import send_body, send_drop, send_relay
-from . import cassette
+from . import cassette, upstream
 from .formats import format_for, wire_format
 from .match import Incoming, is_recording, no_match, pick
 from .replay import REQUEST_ID_HEADER, play
@@ -61,7 +58,6 @@ class ProxyState:
     played: dict[str, int] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
     on_written: Callable[[Path], None] | None = None
-    session: aiohttp.ClientSession | None = None
     _writes: set[asyncio.Future[Any]] = field(default_factory=set)
     _writer: ThreadPoolExecutor | None = None
 
@@ -106,28 +102,6 @@ def _schedule_write(st: ProxyState, ex: cassette.Exchange) -> None:
     fut.add_done_callback(done)
 
 
-def _ending(exc: BaseException) -> str:
-    """"reset" for an RST from the upstream, "close" for a FIN before the body was complete."""
-    if isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
-        return "reset"
-    text = f"{exc!r} {exc.__cause__!r}"
-    return "reset" if "ConnectionResetError" in text or "reset by peer" in text else "close"
-
-
-async def _read(up: aiohttp.ClientResponse, ex: cassette.Exchange
-                ) -> AsyncIterator[bytes | Close | Reset]:
-    loop = asyncio.get_running_loop()
-    try:
-        async for data in up.content.iter_any():  # one piece per read: what had arrived
-            ex.pieces.append((loop.time(), data))
-            yield data
-    except (aiohttp.ClientError, OSError) as exc:
-        ex.end, ex.ended = _ending(exc), loop.time()
-        yield Reset() if ex.end == "reset" else Close()
-        return
-    ex.end, ex.ended = "eof", loop.time()
-
-
 def _forward_headers(request: web.Request) -> list[tuple[str, str]]:
     out = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP
            and k.lower() != "accept-encoding"]
@@ -135,12 +109,8 @@ def _forward_headers(request: web.Request) -> list[tuple[str, str]]:
     return out
 
 
-def _relay_headers(up: aiohttp.ClientResponse) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in _raw_headers(up) if k.lower() not in HOP_BY_HOP]
-
-
-def _raw_headers(up: aiohttp.ClientResponse) -> list[tuple[str, str]]:
-    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in up.raw_headers]
+def _relay_headers(head: upstream.Head) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in head.headers if k.lower() not in HOP_BY_HOP]
 
 
 async def _forward(request: web.Request, record: RequestRecord, st: ProxyState, body: bytes,
@@ -149,45 +119,37 @@ async def _forward(request: web.Request, record: RequestRecord, st: ProxyState, 
     ex = cassette.Exchange(st.upstream, request.method, request.path, request.query_string,
                            [(k, v) for k, v in request.headers.items()
                             if k.lower() not in HOP_BY_HOP], body, format=fmt)
-    url = st.upstream.rstrip("/") + request.raw_path
-    assert st.session is not None
-    keep = True
+    data = upstream.request_bytes(request.method, st.upstream, request.raw_path,
+                                  _forward_headers(request), body)
     try:
-        ex.sent = loop.time()  # the trace below moves it to when the headers are out
+        up = await upstream.connect(st.upstream, data, request.method, st.ssl)
+    except upstream.Unreachable as exc:  # never reached the upstream: nothing to record
+        record.error = f"cannot reach the upstream {st.upstream}: {exc}"
+        return await send_body(request, record, 502, {"error": {
+            "message": f"sselab record: {record.error}", "type": "upstream_unreachable"}},
+            headers={REQUEST_ID_HEADER: record.id}, outcome="http_error")
+    ex.sent = loop.time()
+    try:
         try:
-            up = await st.session.request(
-                request.method, url, headers=_forward_headers(request), data=body or None,
-                allow_redirects=False, ssl=st.ssl if st.ssl is not None else True,
-                trace_request_ctx=ex)
-        except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
-            keep = False  # never reached the upstream: nothing to record
-            record.error = f"cannot reach the upstream {st.upstream}: {exc}"
-            return await send_body(request, record, 502, {"error": {
-                "message": f"sselab record: {record.error}", "type": "upstream_unreachable"}},
-                headers={REQUEST_ID_HEADER: record.id}, outcome="http_error")
-        except (aiohttp.ClientError, OSError) as exc:  # dropped before any response
-            ex.end, ex.ended = _ending(exc), loop.time()
+            head = await up.head
+        except (ConnectionError, ValueError) as exc:  # dropped before any response
+            ex.end = "reset" if isinstance(exc, ConnectionResetError) else "close"
             record.error = f"the upstream ended the connection before answering ({ex.end})"
             return await send_drop(request, record, Reset() if ex.end == "reset" else Close(),
                                    due=0.0, max_stall=st.max_stall)
-        ex.status, ex.headers_at = up.status, loop.time()
-        ex.response_headers = _raw_headers(up)
-        try:
-            return await send_relay(request, record, up.status, _relay_headers(up),
-                                    _read(up, ex))
-        finally:
-            up.close()  # at once: a client that went away aborts the upstream request
+        assert up.framing is not None
+        ex.status, ex.headers_at, ex.response_headers = head.status, loop.time(), head.headers
+        ex.framing = up.framing.mode
+        length = up.framing.length if up.framing.mode == "length" else None
+        resp, ex.end = await send_relay(request, record, head.status, _relay_headers(head), up,
+                                        framing=up.framing.mode, content_length=length)
+        return resp
     finally:
-        if ex.ended is None:  # the client went away
-            ex.end, ex.ended = "client_disconnected", loop.time()
-        if keep:
-            _schedule_write(st, ex)
-
-
-async def _on_headers_sent(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-    ex = ctx.trace_request_ctx
-    if isinstance(ex, cassette.Exchange):
-        ex.sent = asyncio.get_running_loop().time()
+        up.abort()  # at once: a client that went away aborts the upstream request
+        if not up.done.done():
+            ex.end = "client_disconnected"
+        ex.ended, ex.reads = up.ended or loop.time(), up.reads
+        _schedule_write(st, ex)
 
 
 def _body_facts(body: bytes) -> tuple[str | None, bool | None]:
@@ -244,26 +206,18 @@ async def _no_match(request: web.Request, record: RequestRecord, fmt_name: str |
 
 def create_proxy_app(state: ProxyState) -> web.Application:
     """The recording proxy as an aiohttp application (run it with ``handler_cancellation``);
-    ``state.session`` is opened on start-up and closed on clean-up."""
+    pending recordings are written before it stops."""
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[PROXY_KEY] = state
 
-    async def session(app: web.Application) -> AsyncIterator[None]:
-        trace = aiohttp.TraceConfig()
-        trace.on_request_headers_sent.append(_on_headers_sent)
-        state.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(force_close=True, limit=0),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
-            auto_decompress=False, trace_configs=[trace], read_bufsize=2**20,
-            skip_auto_headers=("User-Agent", "Accept", "Content-Type"))
+    async def writes(app: web.Application) -> AsyncIterator[None]:
         yield
         await state.flush()
-        await state.session.close()
         if state._writer is not None:
             state._writer.shutdown(wait=True)
             state._writer = None
 
-    app.cleanup_ctx.append(session)
+    app.cleanup_ctx.append(writes)
     control.add_routes(app, PROXY_KEY)
     app.router.add_route("*", "/{tail:.*}", _handle)
     return app

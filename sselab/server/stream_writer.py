@@ -14,7 +14,7 @@ import asyncio
 import json
 import socket
 import struct
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -195,49 +195,84 @@ async def _keepalives(writer: AbstractStreamWriter, resp: web.StreamResponse, re
         tick += every
 
 
+RELAY_BUFFER = 1 << 20  # bytes a relayed answer may have queued for a slow client
+
+
 async def send_relay(
     request: web.Request,
     record: RequestRecord,
     status: int,
     headers: Mapping[str, str],
-    chunks: AsyncIterator[bytes | Close | Reset],
-) -> web.StreamResponse:
-    """Relay an upstream's answer as it arrives (``sselab record``): each chunk is written and
-    drained the moment it is read; a :class:`Close` or :class:`Reset` ends the connection the
-    way the upstream ended it."""
+    source: Any,
+    *,
+    framing: str,
+    content_length: int | None = None,
+) -> tuple[web.StreamResponse, str]:
+    """Relay an upstream's answer as it arrives (``sselab record``; ``source`` is a
+    :class:`sselab.record.upstream.Upstream`): each read is written the moment it is read, from
+    the source's ``data_received``; a slow reader pauses the source until it drains. A
+    ``chunked`` body is relayed with the upstream's own chunk framing; a body delimited by the
+    end of the connection is framed here. Returns how the source ended ("eof", "close",
+    "reset"; the connection ended the same way), with the response."""
     resp = web.StreamResponse(status=status, headers=CIMultiDict(headers))
+    if content_length is not None:
+        resp.content_length = content_length
     record.status = status
     loop = asyncio.get_running_loop()
     try:
         writer = await resp.prepare(request)
         assert writer is not None
-        write_now = _fast_writer(request, writer, record)
-        async for chunk in chunks:
-            if isinstance(chunk, bytes):
-                now = loop.time()
-                if not write_now(chunk, now):  # a slow reader (or gone): write, then drain
-                    if request.transport is None or request.transport.is_closing():
-                        raise ConnectionResetError("the client went away")
-                    await _send(writer, resp, record, chunk, loop, now)
-                continue
-            await _flush(request)
-            if isinstance(chunk, Reset):
-                _reset(request)
-                record.finish("fault_reset")
-            else:
-                if request.transport:
-                    request.transport.close()
-                record.finish("fault_closed")
-            return resp
-        await resp.write_eof()
-        record.finish("http_error" if status >= 400 else "completed")
+        raw = framing == "chunked" or not getattr(writer, "chunked", False)
+        if framing == "chunked":
+            writer.chunked = False  # type: ignore[attr-defined] # the upstream's framing is kept
+        transport, protocol = request.transport, request.protocol
+        if transport is not None:  # room for a few reads: the upstream is paused less often
+            transport.set_write_buffer_limits(high=RELAY_BUFFER)
+        paused = asyncio.Event()
+        wrote = record.wrote
+
+        def sink(data: bytes) -> bool:
+            if transport is None or transport.is_closing():
+                return True  # the client is gone: stop reading the upstream
+            t = loop.time()
+            transport.write(data if raw else b"%x\r\n%b\r\n" % (len(data), data))
+            wrote(t, len(data), 0.0, 0.0)
+            return bool(protocol.writing_paused)
+
+        source.attach(sink, paused.set)
+        while not source.done.done():
+            waiting = asyncio.ensure_future(paused.wait())
+            try:
+                await asyncio.wait([source.done, waiting], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+            if paused.is_set():  # a slow reader: wait for it, then read the upstream again
+                paused.clear()
+                record.blocked_since = start = loop.time()
+                await writer.drain()
+                record.blocked_since = None
+                record.drain_wait += loop.time() - start
+                source.resume()
+        how: str = source.done.result()
+        if how == "eof":
+            await resp.write_eof()
+            record.finish("http_error" if status >= 400 else "completed")
+            return resp, how
+        await _flush(request)
+        if how == "reset":
+            _reset(request)
+            record.finish("fault_reset")
+        else:
+            if request.transport:
+                request.transport.close()
+            record.finish("fault_closed")
+        return resp, how
     except (ConnectionError, asyncio.CancelledError):
         record.finish("client_disconnected")
         raise
     finally:
         if not record.done:
             record.finish("client_disconnected")
-    return resp
 
 
 async def send_body(
