@@ -64,14 +64,7 @@ def _fast_writer(request: web.Request, writer: AbstractStreamWriter,
         if transport is None or transport.is_closing() or protocol.writing_paused:
             return False
         t = clock_now()
-        if not chunked:
-            transport.write(data)
-        elif len(data) < 16384:
-            transport.write(b"%x\r\n%b\r\n" % (len(data), data))
-        else:  # a large piece (a relayed body) is not copied to frame it
-            transport.write(b"%x\r\n" % len(data))
-            transport.write(data)
-            transport.write(b"\r\n")
+        transport.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
         wrote(t, len(data), 0.0, t - due)
         return True
 

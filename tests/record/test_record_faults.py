@@ -147,3 +147,18 @@ def test_faults_in_the_recording_file_itself_apply_when_it_is_matched(tmp_path: 
                 got += chunk.choices[0].delta.content or "" if chunk.choices else ""
         assert info.value.message == "Overloaded" and got == " ".join(TEXT.split(" ")[:2])
         assert sim.wait_for().scenario == path.stem
+
+
+def test_an_undecodable_recording_loads_but_cannot_take_faults(tmp_path: Path) -> None:
+    (tmp_path / "binary.yaml").write_text(
+        "recording:\n  upstream: http://u\n  recorded_at: '2026-01-01T00:00:00Z'\n"
+        "  format: openai_chat\n  request: {method: POST, path: /v1/chat/completions}\n"
+        "  response:\n    status: 200\n    headers: ['content-type: text/event-stream']\n"
+        "    pieces: [{at_ms: 1, b64: gICA}]\n")
+    assert load_file(tmp_path / "binary.yaml").recording is not None  # replayed verbatim
+    path = _scenario(tmp_path, "faulted", "binary", [{"type": "reset", "at_token": 0}])
+    with pytest.raises(ScenarioError) as info:
+        load_file(path)
+    assert str(info.value) == (f"{path}:2: response.recording: faults and other wire formats "
+                               "need the recording decoded, and its body is not openai_chat "
+                               "text (not UTF-8)")

@@ -97,3 +97,20 @@ def test_unreachable_upstream_is_a_clear_502(tmp_path: Path) -> None:
     assert got.status == 502
     assert json.loads(got.body)["error"]["message"].startswith(
         "sselab record: cannot reach the upstream http://127.0.0.1:9")
+
+
+def test_a_slow_reader_pauses_the_upstream_and_gets_every_byte(tmp_path: Path) -> None:
+    block = bytes(range(256)) * 256  # 64 KiB, binary
+    answer = Answer(pieces=[(0.0, block)] * 256)  # 16 MiB, more than the socket buffers
+    with RawUpstream(lambda request: answer) as upstream, \
+            RecordingProxyThread(upstream.url, out=tmp_path) as proxy:
+        with httpx.Client(timeout=30) as client, client.stream(
+                "POST", proxy.url("/v1/chat/completions"), json=CHAT) as resp:
+            time.sleep(0.5)  # the client does not read yet: the relay must hold back
+            got = b"".join(resp.iter_raw())
+        (path,) = proxy.wait_for(1, timeout=60)
+        (rec,) = proxy.recorder.requests
+    assert got == block * 256
+    assert rec.drain_wait > 0, "the relay waited for the slow reader"
+    assert upstream.log[0][-1].at - upstream.log[0][0].at > 0.3, "and the upstream waited too"
+    assert recording_of(path).response.body == block * 256

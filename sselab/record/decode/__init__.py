@@ -115,13 +115,20 @@ def decode(rec: Recording) -> Decoded:
     builder = Builder()
     pieces = [(rec.scale(p.at_ms), p.data) for p in response.pieces]
     ctype = (response.header("content-type") or "").split(";")[0].strip().lower()
-    if ctype in _STREAM_TYPES or (not ctype and module.STREAMS):
-        module.stream(builder, pieces)
-    else:
-        obj = loads(response.body)
-        if not isinstance(obj, dict):
-            raise DecodeError(f"a non-streamed {rec.format} answer is not a JSON object")
-        module.body(builder, obj, pieces[-1][0] if pieces else end)
+    try:
+        if ctype in _STREAM_TYPES or (not ctype and module.STREAMS):
+            module.stream(builder, pieces)
+        else:
+            obj = loads(response.body)
+            if not isinstance(obj, dict):
+                raise DecodeError(f"a non-streamed {rec.format} answer is not a JSON object")
+            module.body(builder, obj, pieces[-1][0] if pieces else end)
+    except UnicodeDecodeError:
+        raise DecodeError(f"its body is not {rec.format} text (not UTF-8)") from None
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # hand-edited, odd shapes
+        if isinstance(exc, DecodeError):
+            raise
+        raise DecodeError(f"its body does not read as {rec.format} ({exc})") from None
     if ending is not None:
         builder.add(end, ending)
     return Decoded(builder.events, terminate=builder.terminated)
