@@ -39,7 +39,7 @@ from .schema import DEFAULT_MATCH
 
 PROXY_KEY: web.AppKey[ProxyState] = web.AppKey("sselab_record_state")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                        "transfer-encoding", "upgrade", "host", "content-length"})
+                        "transfer-encoding", "upgrade", "host", "content-length", "expect"})
 
 
 @dataclass
