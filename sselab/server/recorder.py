@@ -121,14 +121,38 @@ class Recorder:
         self._records: deque[RequestRecord] = deque(maxlen=limit)
         self._by_id: dict[str, RequestRecord] = {}
         self._ids = itertools.count(1)
+        self._subscribers: list[Callable[[str, RequestRecord | None], None]] = []
+
+    def subscribe(self, callback: Callable[[str, RequestRecord | None], None]
+                  ) -> Callable[[], None]:
+        """Call ``callback(event, record)`` on ``"new"`` and ``"finish"`` (and
+        ``callback("reset", None)``), synchronously on the loop thread: keep it quick. Returns
+        the function that unsubscribes it."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, event: str, rec: RequestRecord | None) -> None:
+        for callback in tuple(self._subscribers):
+            callback(event, rec)
+
+    def _finished(self, rec: RequestRecord) -> None:
+        if self.on_finish is not None:
+            self.on_finish(rec)
+        self._notify("finish", rec)
 
     def new(self, method: str, path: str) -> RequestRecord:
         rec = RequestRecord(f"req_{next(self._ids):06d}", method, path, time.monotonic(),
-                            on_finish=self.on_finish)
+                            on_finish=self._finished)
         if len(self._records) == self._records.maxlen:
             self._by_id.pop(self._records[0].id, None)
         self._records.append(rec)
         self._by_id[rec.id] = rec
+        self._notify("new", rec)
         return rec
 
     def get(self, request_id: str) -> RequestRecord | None:
@@ -137,6 +161,7 @@ class Recorder:
     def reset(self) -> None:
         self._records.clear()
         self._by_id.clear()
+        self._notify("reset", None)
 
     def __iter__(self) -> Iterator[RequestRecord]:
         return iter(list(self._records))
