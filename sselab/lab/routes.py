@@ -40,6 +40,15 @@ def page(name: str) -> Any:
     return handle
 
 
+def replay_for(app: web.Application, state: Any, rec: Any) -> Replay:
+    """The byte log of ``rec`` on the simulator ``app`` (whose state is ``state``)."""
+    seen = app.get(SEEN_KEY)
+    name = rec.scenario if rec.scenario in state.scenarios else None
+    return replay(rec, seen.get(rec.id) if seen is not None else None,
+                  formats().get(rec.format or ""), state.scenarios[name] if name else None,
+                  state.script(name) if name else None)
+
+
 def add(app: web.Application, key: web.AppKey[Any]) -> None:
     seen = app[SEEN_KEY] = Seen()
     unsubscribe = app[key].recorder.subscribe(seen.on_event)
@@ -58,26 +67,21 @@ def add(app: web.Application, key: web.AppKey[Any]) -> None:
                      'reset or aged out)"}', content_type="application/json")
         return state, rec
 
-    def replay_of(state: Any, rec: Any) -> Replay:
-        name = rec.scenario if rec.scenario in state.scenarios else None
-        return replay(rec, seen.get(rec.id), formats().get(rec.format or ""),
-                      state.scenarios[name] if name else None,
-                      state.script(name) if name else None)
-
     async def events(request: web.Request) -> web.StreamResponse:
         return await feed.events(request, request.app[key].recorder)
 
     async def timeline(request: web.Request) -> web.Response:
         state, rec = lookup(request)
         width = request.query.get("width", "")
-        picture = request_timeline(rec, replay_of(state, rec))
+        picture = request_timeline(rec, replay_for(request.app, state, rec))
         return web.Response(text=svg.render(picture, int(width) if width.isdigit() and
                                             400 <= int(width) <= 4000 else svg.WIDTH),
                             content_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
     async def byte_log(request: web.Request) -> web.Response:
         state, rec = lookup(request)
-        out = replay_of(state, rec).to_json(raw=request.query.get("raw") in ("1", "true"))
+        raw = request.query.get("raw") in ("1", "true")
+        out = replay_for(request.app, state, rec).to_json(raw=raw)
         scenario = state.scenarios.get(rec.scenario or "")
         out.update(request=summary(rec), faults=describe_faults(scenario),
                    description=scenario.description if scenario else None)

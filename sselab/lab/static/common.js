@@ -66,8 +66,10 @@ export async function postJSON(url, body = {}) {
 // is the server's own renderer, sselab/timeline/svg.py).
 export async function showSVG(container, url) {
   const res = await fetch(url, { cache: "no-store" });
-  if (!res.ok) return false;
-  const text = await res.text();
+  return res.ok && putSVG(container, await res.text());
+}
+
+export function putSVG(container, text) {
   const doc = new DOMParser().parseFromString(text, "image/svg+xml");
   const svg = doc.documentElement;
   if (!svg || svg.nodeName !== "svg") return false;
