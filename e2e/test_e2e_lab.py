@@ -36,8 +36,8 @@ def until(page: Page, predicate: str, arg: object = None, timeout: float = 15.0)
 def rows(page: Page) -> dict[str, str]:
     """Scenario -> outcome of every listed request."""
     return dict(page.evaluate("""() => [...document.querySelectorAll(
-        '[data-testid=request-row]')].map(r => [r.cells[1].textContent, r.cells[3].textContent])
-    """))
+        '[data-testid=request-row]')].map(r => [r.cells[1].firstChild.textContent,
+                                                r.cells[2].textContent])"""))
 
 
 def test_ui_lists_sdk_requests_live_and_draws_a_stall(sim: SimulatorThread, page: Page) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from ..script.events import Script, TextDelta
 from ..server.recorder import Recorder, RequestRecord
 from ..timeline import Lane, Marker, Span, Timeline, render
+from ..timeline.svg import WIDTH
 from .record_view import request_timeline, summary
 from .replay import Replay
 
@@ -27,6 +28,7 @@ class BrowserSide:
     arrivals: list[tuple[float, int, int]] = field(default_factory=list)  # (s, bytes, tokens)
     stopped: float | None = None  # seconds after started_at that Stop was pressed
     ended: float | None = None  # seconds after started_at that the browser's stream ended
+    width: int = WIDTH  # of the picture, in pixels (the page's panel)
 
     @classmethod
     def from_json(cls, data: Any) -> BrowserSide:
@@ -52,7 +54,9 @@ class BrowserSide:
                 raise ValueError(f"{key}: seconds after started_at (a number)")
             return float(v)
 
-        return cls(started, arrivals, number("stopped"), number("ended"))
+        width = data.get("width")
+        width = int(width) if isinstance(width, (int, float)) and 400 <= width <= 4000 else WIDTH
+        return cls(started, arrivals, number("stopped"), number("ended"), width)
 
 
 def find_upstream(recorder: Recorder, started_at: float) -> RequestRecord | None:
@@ -126,4 +130,4 @@ def answer_view(side: BrowserSide, rec: RequestRecord | None, rp: Replay,
     if side.stopped is not None:
         tl.markers.append(Marker(side.stopped, "Stop", "stop"))
     return {"upstream": summary(rec) if rec is not None else None, "figures": figures,
-            "svg": render(tl)}
+            "svg": render(tl, side.width)}

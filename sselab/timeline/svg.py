@@ -101,7 +101,8 @@ def _lane(lane: Lane, y0: float, x: Scale, plot_w: float, biggest: int) -> list[
         ticks.append(f"M{x(t):.1f} {base}v{-h:.1f}")
     if ticks:
         out.append(f'<path class="ticks {escape(lane.side)}" d="{" ".join(ticks)}" '
-                   f'stroke="{color}" stroke-width="1.2" fill="none"><title>'
+                   f'stroke="{color}" stroke-width="{1.2 if len(ticks) > 12 else 2.4}" '
+                   f'fill="none"><title>'
                    f'{escape(lane.label)}: {count:,} {noun}, {total:,} bytes</title></path>')
     if total and lane.side != "keepalive":
         acc, pts = 0, [f"{x(0):.1f},{base}"]

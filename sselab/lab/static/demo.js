@@ -179,7 +179,8 @@ async function refresh() {
     const res = await fetch("/_lab/answer", {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ started_at: current.startedAt, arrivals: current.arrivals,
-        stopped: current.stopped, ended: current.ended }),
+        stopped: current.stopped, ended: current.ended,
+        width: Math.round(ui.picture.clientWidth) || 920 }),
     });
     if (!res.ok) return;
     view = await res.json();

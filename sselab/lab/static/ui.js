@@ -50,8 +50,7 @@ function row(rec) {
   return el("tr", { dataset: { id: rec.id, outcome: rec.outcome }, class: "row",
     "data-testid": "request-row", "aria-current": rec.id === selected ? "true" : null },
   el("td", {}, select),
-  el("td", { text: rec.scenario || "—" }),
-  el("td", { text: rec.format || "—" }),
+  el("td", {}, rec.scenario || "—", el("span", { class: "format", text: rec.format || "" })),
   el("td", {}, el("span", { class: "outcome " + rec.outcome, "data-testid": "outcome",
     text: rec.outcome.replaceAll("_", " ") })),
   el("td", { class: "num", text: ms(rec.ttft_ms) }),
@@ -152,7 +151,8 @@ async function refresh() {
   const id = selected;
   if (!id) return;
   const [drawn, res] = await Promise.all([
-    showSVG(ui.picture, `/_sselab/requests/${id}/timeline.svg`),
+    showSVG(ui.picture, `/_sselab/requests/${id}/timeline.svg?width=`
+      + Math.max(400, Math.round(ui.picture.clientWidth || 920))),
     fetch(`/_sselab/requests/${id}/bytes`, { cache: "no-store" }),
   ]);
   if (id !== selected) return;
