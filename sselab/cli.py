@@ -194,7 +194,7 @@ GUIDE = {
     "proxy": "docs/buffering.md",
     "buffering-report": "docs/buffering.md",
     "check": "docs/check.md",
-    "demo": "docs/reference-app.md",
+    "demo": "docs/lab.md",
 }
 
 
