@@ -114,6 +114,7 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
         housekeeping = asyncio.create_task(_full_gc_when_idle(sim))
         click.echo(f"sselab simulator listening on {sim.base_url}")
         click.echo(f"  OpenAI:    {sim.base_url}/v1   Anthropic: {sim.base_url}")
+        click.echo(f"  lab:       {sim.base_url}/_sselab/ui   (every request, live)")
         click.echo(f"  timeline:  {sim.base_url}/_sselab/requests   (Ctrl-C to stop)")
         try:
             await stop.wait()
@@ -212,7 +213,7 @@ GUIDE = {
     "buffering-report": "docs/buffering.md",
     "check": "docs/check.md",
     "load": "docs/load.md",
-    "demo": "docs/reference-app.md",
+    "demo": "docs/lab.md",
 }
 
 

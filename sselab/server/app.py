@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import lab
 from ..encoders import Lookup, RequestInfo, WireFormat, formats
 from ..encoders.base import KIND_STATUS
 from ..errors import UnknownScenarioError
@@ -91,6 +92,7 @@ def _handler(fmt: WireFormat) -> Any:
         record.format = fmt.name
         body: Any = {}
         req = _request_info(request, record, fmt, {})
+        lab.remember(request.app, req)  # filled in below: the lab's byte log replays it
         if request.can_read_body:
             raw = await request.read()
             if raw.strip():
@@ -196,6 +198,7 @@ def create_app(scenarios: Mapping[str, Scenario], default_scenario: str = "defau
                               recorder if recorder is not None else Recorder(),
                               max_stall)
     control.add_routes(app, STATE_KEY)
+    lab.add_routes(app, STATE_KEY)
     for fmt in formats().values():
         handler = _handler(fmt)
         for method, path in fmt.routes:

@@ -218,6 +218,24 @@ class Recorder:
         self._logged_at: float | None = None
         # the loop thread records while another thread (SimulatorThread's caller) may reset
         self._lock = threading.RLock()
+        self._subscribers: list[Callable[[str, RequestRecord | None], None]] = []
+
+    def subscribe(self, callback: Callable[[str, RequestRecord | None], None]
+                  ) -> Callable[[], None]:
+        """Call ``callback(event, record)`` on ``"new"`` and ``"finish"`` (and
+        ``callback("reset", None)``), synchronously on the loop thread: keep it quick. Returns
+        the function that unsubscribes it."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, event: str, rec: RequestRecord | None) -> None:
+        for callback in tuple(self._subscribers):
+            callback(event, rec)
 
     # -- recording --
     def new(self, method: str, path: str) -> RequestRecord:
@@ -230,6 +248,7 @@ class Recorder:
             self._live[rec.id] = rec
             self._account(rec)
             self._enforce()
+        self._notify("new", rec)
         return rec
 
     def reset(self) -> None:
@@ -244,6 +263,7 @@ class Recorder:
             self._dropped_records = self._dropped_writes = 0
             for r in live:
                 r._acct_dropped = r.writes_dropped  # noqa: SLF001
+        self._notify("reset", None)
 
     def _account(self, rec: RequestRecord) -> None:
         size = RECORD_BYTES + WRITE_BYTES * len(rec._at)  # noqa: SLF001
@@ -265,6 +285,7 @@ class Recorder:
             self._finished[rec.id] = rec
             self._account(rec)
             self._enforce()
+        self._notify("finish", rec)
 
     def _over(self) -> bool:
         return self._used > self.budget or (
