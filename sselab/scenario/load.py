@@ -137,16 +137,21 @@ def load_text(text: str, file: str | None = None, default_name: str | None = Non
 def load_file(path: str | Path) -> Scenario:
     path = Path(path)
     try:
-        if not path.is_file():  # a FIFO or a device would block or never end
+        if path.exists() and not path.is_file():  # a FIFO or a device: blocks, or never ends
             raise ScenarioError("not a regular file", file=str(path))
         with path.open("rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise ScenarioError(f"larger than {MAX_FILE_BYTES:,} bytes (the limit for a "
                                 "scenario file)", file=str(path))
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ScenarioError(f"cannot read: {exc}", file=str(path)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(f"not UTF-8: byte 0x{data[exc.start]:02x} ({exc.reason})",
+                            file=str(path), line=line) from None
     return load_text(text, str(path), default_name=path.stem)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import math
 import types
 import typing
@@ -216,13 +217,20 @@ def _in_range(value: float, where: Where, path: str) -> None:
                                 f"{_describe(value)}")
 
 
+@functools.lru_cache(maxsize=None)
+def _fields(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """Type hints and init fields of a dataclass (resolving hints is most of a build's time)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    return typing.get_type_hints(cls), fields
+
+
 def build(cls: type[T], data: Any, where: Where, path: str = "",
           skip: tuple[str, ...] = ()) -> T:
     """Build dataclass ``cls`` from mapping ``data``, strictly."""
     if not isinstance(data, Mapping):
         raise where.error(path, f"expected a mapping, got {_describe(data)}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name not in skip}
+    hints, all_fields = _fields(cls)
+    fields = {n: f for n, f in all_fields.items() if n not in skip}
     failed = False
     for key in data:
         if key not in fields:
