@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .limits import MAX_FAKER, MAX_TOKENS
 from .schema import FakerText
 
 if TYPE_CHECKING:
-    from .schema import Scenario
+    from .schema import Response, Scenario
     from .validate import Where
 
 
@@ -46,6 +46,28 @@ def check_faker(spec: FakerText, where: Where, path: str) -> None:
     except Exception as exc:  # noqa: BLE001 - Faker's own failure, reported as the field's
         raise where.error(path, f"Faker could not generate this text: "
                                 f"{type(exc).__name__}: {exc}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def check_arguments(response: Response, where: Where) -> None:
+    """Tool-call arguments given as a string must be JSON text (or blank, read as ``{}``):
+    formats that send arguments as an object (Anthropic, Gemini, Ollama...) parse them."""
+    for i, call in enumerate(response.tool_calls):
+        if not isinstance(call.arguments, str) or not call.arguments.strip():
+            continue
+        try:
+            json.loads(call.arguments, parse_constant=_no_constant)
+        except json.JSONDecodeError as exc:
+            problem = f"{exc.msg} at character {exc.pos}"
+        except (ValueError, RecursionError) as exc:
+            problem = str(exc) if isinstance(exc, ValueError) else "nested too deep"
+        else:
+            continue
+        raise where.error(f"response.tool_calls[{i}].arguments",
+                          f"not valid JSON ({problem}): give a mapping, or a string of JSON")
 
 
 def _bound(text: str, mode: str) -> int:

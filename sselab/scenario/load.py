@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError
-from .generated import check_faker, check_tokens
+from .generated import check_arguments, check_faker, check_tokens
 from .limits import MAX_FAULTS, MAX_FILE_BYTES
 from .parse import parse_yaml
 from .schema import Response, Scenario, Timing, Tokenize, UsageSpec
@@ -99,6 +99,7 @@ def _response(data: Mapping[str, Any], where: Where) -> Response:
         raise where.error("response", "give one of text, faker, json, or tool_calls")
     if response.faker is not None:
         check_faker(response.faker, where, "response.faker")
+    check_arguments(response, where)
     return response
 
 

@@ -217,7 +217,7 @@ def _in_range(value: float, where: Where, path: str) -> None:
                                 f"{_describe(value)}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fields(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
     """Type hints and init fields of a dataclass (resolving hints is most of a build's time)."""
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}

@@ -72,6 +72,10 @@ CASES: dict[str, tuple[str, int | None, str | None, str]] = {
     "args-datetime": ("response:\n  tool_calls:\n    - name: f\n      arguments: "
                       "{at: 2024-05-01 10:00:00}\n", 4, "response.tool_calls[0].arguments.at",
                       "not a JSON value: a date"),
+    "args-not-json": ("response:\n  tool_calls: [{name: f, arguments: '{\"city\": Par'}]\n", 2,
+                      "response.tool_calls[0].arguments", "not valid JSON"),
+    "args-json-nan": ("response:\n  tool_calls: [{name: f, arguments: '{\"x\": NaN}'}]\n", 2,
+                      "response.tool_calls[0].arguments", "NaN is not a finite number"),
     "text-is-binary": ("response: {text: !!binary aGk=}\n", 1, "response.text",
                        "expected a string, got binary data"),
     "retry-after-nan": (OK + "faults: [{type: http_error, status: 429, retry_after: .nan}]\n",
