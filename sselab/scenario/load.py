@@ -13,7 +13,7 @@ from .generated import check_arguments, check_faker, check_tokens
 from .limits import MAX_FAULTS, MAX_FILE_BYTES
 from .parse import parse_yaml
 from .schema import Response, Scenario, Timing, Tokenize, UsageSpec
-from .validate import BAD, Where, build, convert, short
+from .validate import BAD, Where, build, convert, label, short
 
 if TYPE_CHECKING:
     from ..script.build import Plan
@@ -36,7 +36,7 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
                               "response, ...)")
     for key in data:
         if key not in _TOP_KEYS:
-            where.add(where.error(str(key), f"unknown key {short(key)} (allowed: "
+            where.add(where.error(label(key), f"unknown key {short(key)} (allowed: "
                                             f"{', '.join(_TOP_KEYS)})"))
     name = data.get("name", default_name)
     if not isinstance(name, str) or not name.strip():

@@ -83,6 +83,11 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+def label(key: Any) -> str:
+    """A key as it reads in a field path (``faults[0].5``), whatever its type."""
+    return key if isinstance(key, str) else short(key)
+
+
 def short(value: Any, limit: int = 40) -> str:
     """``repr(value)``, cut to about ``limit`` characters (a key or a type may be anything)."""
     if isinstance(value, str) and len(value) > limit:
@@ -149,7 +154,7 @@ def _check_json(value: Any, where: Where, path: str, depth: int = 0) -> None:
     elif isinstance(value, Mapping):
         for k, v in value.items():
             if not isinstance(k, str):
-                raise where.error(_join(path, str(k)), f"a JSON key must be a string; got "
+                raise where.error(_join(path, label(k)), f"a JSON key must be a string; got "
                                                        f"{_describe(k)} (quote it)")
             _utf8(k, where, path)
             _check_json(v, where, _join(path, k), depth + 1)
@@ -234,7 +239,7 @@ def build(cls: type[T], data: Any, where: Where, path: str = "",
     failed = False
     for key in data:
         if key not in fields:
-            where.add(where.error(_join(path, str(key)),
+            where.add(where.error(_join(path, label(key)),
                                   f"unknown key {short(key)} (allowed: {', '.join(fields)})"))
             failed = True
     kwargs: dict[str, Any] = {}
