@@ -3,7 +3,8 @@
 Every limit is checked before the work it bounds (the size before reading, the nesting and the
 alias expansion while the YAML is composed, the Faker counts before generating text), so that a
 hostile or mistaken file is refused with a one-line error instead of hanging the loader: an alias
-bomb in milliseconds, the slowest file of the largest size in a few seconds. ``docs/limits-and-safety.md`` documents these numbers.
+bomb in milliseconds, the slowest file of the largest size in a few seconds.
+``docs/limits-and-safety.md`` documents these numbers.
 """
 
 from __future__ import annotations
