@@ -43,16 +43,19 @@ class FakerText:
     """Deterministic generated text: same seed, same text (for a given Faker version)."""
 
     seed: int = doc("Faker seed: the same seed gives the same text", default=0)
-    sentences: int | None = doc("number of sentences", default=None)
-    paragraphs: int | None = doc("number of paragraphs", default=None)
-    words: int | None = doc("number of words", default=None)
-    locale: str = doc("Faker locale, e.g. `de_DE`", default="en_US")
+    sentences: int | None = doc("number of sentences, 1 to 20,000 (default 3 when no count is "
+                                "given)", default=None)
+    paragraphs: int | None = doc("number of paragraphs, 1 to 5,000", default=None)
+    words: int | None = doc("number of words, 1 to 200,000 (give at most one of sentences, "
+                            "paragraphs, words)", default=None)
+    locale: str = doc("Faker locale, one the installed Faker has, e.g. `de_DE`",
+                      default="en_US")
 
 
 @dataclass(frozen=True)
 class ToolCallSpec:
     name: str = doc("the tool's name")
-    arguments: Any = doc("a mapping (sent as JSON) or a JSON string", default_factory=dict)
+    arguments: Any = doc("a mapping (sent as JSON) or a string of JSON", default_factory=dict)
     id: str | None = doc("the call id (default: derived from the scenario)", default=None)
 
 
