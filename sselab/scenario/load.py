@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..errors import ScenarioError
-from .schema import Response, Scenario, Timing, Tokenize, UsageSpec
+from .schema import Response, ResumeSpec, Scenario, Timing, Tokenize, UsageSpec
 from .validate import BAD, Where, build, convert
 
 if TYPE_CHECKING:
     from ..script.build import Plan
 
-_TOP_KEYS = ("name", "description", "response", "tokenize", "timing", "usage", "faults")
+_TOP_KEYS = ("name", "description", "response", "tokenize", "timing", "usage", "faults",
+             "resume")
 
 
 def _lines(node: yaml.Node, path: str, out: dict[str, int]) -> None:
@@ -81,6 +82,7 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
     timing = where.attempt(_timing, data.get("timing", {}), where)
     usage = where.attempt(build, UsageSpec, data.get("usage", {}), where, "usage")
     tokenize = where.attempt(convert, Tokenize, data.get("tokenize", "words"), where, "tokenize")
+    resume = where.attempt(_resume, data.get("resume", {}), where)
     raw_faults = data.get("faults", [])
     if not isinstance(raw_faults, list):
         where.add(where.error("faults", "expected a list of faults"))
@@ -101,10 +103,11 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
                               path)
         if fault is not BAD:
             faults.append((path, fault))
-    if any(v is BAD for v in (name, description, response, timing, usage, tokenize)):
+    if any(v is BAD for v in (name, description, response, timing, usage, tokenize, resume)):
         where.raise_if_any()  # fault positions need a good scenario to be planned
     scenario = Scenario(name=name, description=description, response=response,
-                        tokenize=tokenize, timing=timing, usage=usage, source=where.file)
+                        tokenize=tokenize, timing=timing, usage=usage, resume=resume,
+                        source=where.file)
     planned = plan(scenario)
     token_count = planned.token_count
     for path, fault in faults:
@@ -125,6 +128,13 @@ def _response(data: Mapping[str, Any], where: Where) -> Response:
     if not sources and not response.tool_calls:
         raise where.error("response", "give one of text, faker, json, or tool_calls")
     return response
+
+
+def _resume(data: Any, where: Where) -> ResumeSpec:
+    resume = build(ResumeSpec, data, where, "resume")
+    if resume.retry_ms is not None and resume.retry_ms < 0:
+        raise where.error("resume.retry_ms", f"must be 0 or more; got {resume.retry_ms}")
+    return resume
 
 
 def _timing(data: Any, where: Where) -> Timing:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OUTCOMES = ("in_progress", "completed", "client_disconnected", "fault_closed", "fault_reset",
-            "error_event", "http_error")
+            "error_event", "http_error", "cancelled")
 
 _OFFSET = time.time() - time.monotonic()
 
@@ -49,6 +49,8 @@ class RequestRecord:
     max_writes: int = 100_000
     writes_dropped: int = 0
     on_finish: Callable[[RequestRecord], None] | None = field(default=None, repr=False)
+    resumes: str | None = None  # the request whose stream this one resumes, retrieves or cancels
+    replayed_events: int = 0  # events this request sent again from the stored stream
 
     # -- recording (called by the writer only) --
     def wrote(self, at: float, nbytes: int, drain: float, late: float = 0.0) -> None:
@@ -101,6 +103,7 @@ class RequestRecord:
             "bytes_written": self.bytes_written, "write_count": len(self.writes)
             + self.writes_dropped, "drain_wait_ms": round(self.drain_wait * 1000, 3),
             "blocked_since": wall(self.blocked_since),
+            "resumes": self.resumes, "replayed_events": self.replayed_events,
         }
         if writes:
             out["writes"] = [
