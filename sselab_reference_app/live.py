@@ -17,7 +17,6 @@ Two rules keep this from costing more than an unbroken stream:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
 from .store import Answer
@@ -46,8 +45,8 @@ class Signal:
             return
         if self._waiter is None:
             self._waiter = asyncio.get_running_loop().create_future()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._waiter), timeout)
+        # asyncio.wait, not wait_for: it never swallows a cancellation of the waiting task
+        await asyncio.wait((self._waiter,), timeout=timeout)
 
 
 @dataclass(eq=False)
@@ -61,6 +60,7 @@ class LiveAnswer:
     taken_tokens: int = 0  # the furthest any browser has been sent
     taken_chars: int = 0
     changed: Signal = field(default_factory=Signal)
+    stopping: bool = False
     _timer: asyncio.TimerHandle | None = None
 
     def attach(self) -> None:
@@ -80,6 +80,7 @@ class LiveAnswer:
 
     def stop(self) -> None:
         """Stop the provider call (the answer ends ``stopped``)."""
+        self.stopping = True  # also seen by the task if a cancel is lost in a race
         if self.task is not None and not self.task.done():
             self.task.cancel()
 

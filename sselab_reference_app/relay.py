@@ -26,6 +26,7 @@ The rules it follows:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any
@@ -184,7 +185,7 @@ async def _produce(session: aiohttp.ClientSession, live: LiveAnswer, config: Con
         while True:
             await live.room()
             try:
-                delta = await asyncio.wait_for(anext(source), idle)
+                delta = await _next(source, idle)
             except StopAsyncIteration:
                 if reason is not None:  # finished, only the [DONE] line is missing
                     return reason
@@ -193,6 +194,8 @@ async def _produce(session: aiohttp.ClientSession, live: LiveAnswer, config: Con
             except asyncio.TimeoutError:
                 raise UpstreamError("timeout", f"The model sent nothing for {idle:g} s, so the "
                                     "answer was cut off.") from None
+            if live.stopping:
+                raise asyncio.CancelledError()
             if delta.text:
                 live.answer.append(delta.text)
                 live.changed.notify()
@@ -201,6 +204,22 @@ async def _produce(session: aiohttp.ClientSession, live: LiveAnswer, config: Con
                 return reason or "stop"
     finally:
         await source.aclose()
+
+
+async def _next(source: AsyncIterator[Delta], timeout: float | None) -> Delta:
+    """The next delta, or TimeoutError after ``timeout`` seconds. (asyncio.wait rather than
+    wait_for, which before Python 3.12 can swallow a cancel that comes as the step ends.)"""
+    step = asyncio.ensure_future(anext(source))
+    try:
+        done, _ = await asyncio.wait((step,), timeout=timeout)
+    finally:
+        if not step.done():  # timed out, or this task was cancelled: drop the step
+            step.cancel()
+            with contextlib.suppress(BaseException):
+                await step
+    if not done:
+        raise asyncio.TimeoutError()
+    return step.result()
 
 
 async def chat_deltas(session: aiohttp.ClientSession, answer: Answer, config: Config,
