@@ -14,7 +14,8 @@ Routes:
 - ``GET /api/config``: the default model and timeouts, for the page.
 
 Run it with ``handler_cancellation=True`` (``sselab_reference_app.runner`` does): that is what
-turns a browser that went away into a cancelled handler, and so into a closed upstream request.
+turns a browser that went away into a cancelled handler, and so (after the resume grace, when
+it does not come back) into a closed upstream request.
 """
 
 from __future__ import annotations

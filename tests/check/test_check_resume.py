@@ -32,7 +32,8 @@ async def test_the_reference_app_resumes_exactly(upstream_api: str) -> None:
     lanes = [lane.label for lane in result.timelines[0].lanes]
     assert lanes[-2:] == ["client", "client (resumed)"] and lanes[0].startswith("upstream")
     labels = [mk.label for mk in result.timelines[0].markers]
-    assert "client left" in labels and any(lb.startswith("reconnect (Last-Event-ID") for lb in labels)
+    assert "client left" in labels
+    assert any(lb.startswith("reconnect (Last-Event-ID") for lb in labels)
 
 
 async def test_the_variant_without_resume_fails() -> None:
