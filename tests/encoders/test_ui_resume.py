@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 SCENARIO = """
 name: ui-resume
 response: {text: "Resumed streams replay from the start and then follow the rest live."}
-timing: {ttft_ms: 50, token_ms: 200}
+timing: {ttft_ms: 50, token_ms: 300}
 faults:
   - {type: drop, at_token: 3, resumable: true}
 """
