@@ -12,13 +12,14 @@ from ..errors import ScenarioError
 from .generated import check_arguments, check_faker, check_tokens
 from .limits import MAX_FAULTS, MAX_FILE_BYTES
 from .parse import parse_yaml
-from .schema import Response, Scenario, Timing, Tokenize, UsageSpec
+from .schema import Response, ResumeSpec, Scenario, Timing, Tokenize, UsageSpec
 from .validate import BAD, Where, build, convert, label, short
 
 if TYPE_CHECKING:
     from ..script.build import Plan
 
-_TOP_KEYS = ("name", "description", "response", "tokenize", "timing", "usage", "faults")
+_TOP_KEYS = ("name", "description", "response", "tokenize", "timing", "usage", "faults",
+             "resume")
 
 
 def from_data(data: Any, where: Where, default_name: str | None = None) -> Scenario:
@@ -50,6 +51,7 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
     timing = where.attempt(_timing, data.get("timing", {}), where)
     usage = where.attempt(build, UsageSpec, data.get("usage", {}), where, "usage")
     tokenize = where.attempt(convert, Tokenize, data.get("tokenize", "words"), where, "tokenize")
+    resume = where.attempt(_resume, data.get("resume", {}), where)
     raw_faults = data.get("faults", [])
     if not isinstance(raw_faults, list):
         where.add(where.error("faults", "expected a list of faults"))
@@ -73,10 +75,11 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
                               path)
         if fault is not BAD:
             faults.append((path, fault))
-    if any(v is BAD for v in (name, description, response, timing, usage, tokenize)):
+    if any(v is BAD for v in (name, description, response, timing, usage, tokenize, resume)):
         where.raise_if_any()  # fault positions need a good scenario to be planned
     scenario = Scenario(name=name, description=description, response=response,
-                        tokenize=tokenize, timing=timing, usage=usage, source=where.file)
+                        tokenize=tokenize, timing=timing, usage=usage, resume=resume,
+                        source=where.file)
     check_tokens(scenario, where)  # raises before planning a script too long to plan quickly
     planned = plan(scenario)
     token_count = planned.token_count
@@ -101,6 +104,13 @@ def _response(data: Mapping[str, Any], where: Where) -> Response:
         check_faker(response.faker, where, "response.faker")
     check_arguments(response, where)
     return response
+
+
+def _resume(data: Any, where: Where) -> ResumeSpec:
+    resume = build(ResumeSpec, data, where, "resume")
+    if resume.retry_ms is not None and resume.retry_ms < 0:
+        raise where.error("resume.retry_ms", f"must be 0 or more; got {resume.retry_ms}")
+    return resume
 
 
 def _timing(data: Any, where: Where) -> Timing:

@@ -14,6 +14,7 @@ A scenario file is YAML::
     tokenize: words                     # words | chars | approx4
     timing: {ttft_ms: 200, token_ms: 30, jitter_ms: 5, seed: 1, burst: {size: 5, pause_ms: 200}}
     usage: {input_tokens: 12}
+    resume: {event_ids: true, retry_ms: 500}  # plain SSE ids for Last-Event-ID
     faults:
       - {type: error_event, at_token: 40, kind: overloaded}
 
@@ -95,6 +96,17 @@ class UsageSpec:
 
 
 @dataclass(frozen=True)
+class ResumeSpec:
+    """How a stream can be picked up again after a dropped connection (see Resumable streams)."""
+
+    event_ids: bool | None = doc("plain SSE events carry `id: STREAM:N`, so a client can resume "
+                                 "with `Last-Event-ID`", shown_default="on for `GET /sse`, off "
+                                 "for `POST /sse`", default=None)
+    retry_ms: int | None = doc("plain SSE: the first event carries `retry: N`, the delay "
+                               "before EventSource reconnects", default=None)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str = doc("the scenario's name", shown_default="the file name without `.yaml`")
     description: str = doc("one line shown by `sselab scenarios`", shown_default="empty")
@@ -104,4 +116,6 @@ class Scenario:
     timing: Timing = doc("when each token is sent", default_factory=Timing)
     usage: UsageSpec = doc("the usage figures reported", default_factory=UsageSpec)
     faults: tuple[Any, ...] = doc("what goes wrong, in order (see Faults)", default=())
+    resume: ResumeSpec = doc("resumable streams: event ids and the reconnect delay",
+                             default_factory=ResumeSpec)
     source: str | None = field(default=None, metadata={"internal": True})  # file it came from

@@ -24,7 +24,7 @@ from ..scenario.schema import Scenario
 from ..script.build import compile_scenario
 from ..script.events import Close, ErrorEvent, HttpError, Reset, Script, Stall
 from ..shaping import shape
-from . import control
+from . import control, resume_routes
 from .pacer import Pacer
 from .recorder import Recorder, RequestRecord
 from .stream_writer import send_body, send_drop, send_stream
@@ -199,6 +199,7 @@ def create_app(scenarios: Mapping[str, Scenario], default_scenario: str = "defau
                               max_stall)
     control.add_routes(app, STATE_KEY)
     lab.add_routes(app, STATE_KEY)
+    resume_routes.add_routes(app, STATE_KEY, _handler)  # before the formats' routes: sees first
     for fmt in formats().values():
         handler = _handler(fmt)
         for method, path in fmt.routes:

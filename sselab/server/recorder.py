@@ -26,7 +26,7 @@ from .sizes import format_size
 from .writes_view import Writes
 
 OUTCOMES = ("in_progress", "completed", "client_disconnected", "fault_closed", "fault_reset",
-            "error_event", "http_error", "server_shutdown", "rejected")
+            "error_event", "http_error", "server_shutdown", "rejected", "cancelled")
 _KNOWN = frozenset(OUTCOMES)
 
 DEFAULT_BUDGET = 256 * 2**20
@@ -70,6 +70,8 @@ class RequestRecord:
     writes_dropped: int = 0  # writes counted in the totals whose detail was not kept
     detail: bool = True  # False once the budget took this record's per-write detail
     on_finish: Callable[[RequestRecord], None] | None = field(default=None, repr=False)
+    resumes: str | None = None  # the request whose stream this one resumes, retrieves or cancels
+    replayed_events: int = 0  # events this request sent again from the stored stream
     # the writes, one column each: monotonic time, bytes, seconds draining, seconds late
     _at: array = field(default_factory=lambda: array("d"), repr=False, compare=False)
     _nbytes: array = field(default_factory=lambda: array("q"), repr=False, compare=False)
@@ -164,6 +166,7 @@ class RequestRecord:
             "bytes_written": self.bytes_written, "write_count": self.write_count,
             "drain_wait_ms": round(self.drain_wait * 1000, 3),
             "blocked_since": wall(self.blocked_since), "writes_dropped": self.writes_dropped,
+            "resumes": self.resumes, "replayed_events": self.replayed_events,
         }
 
     def writes_json(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:

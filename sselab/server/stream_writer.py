@@ -21,9 +21,13 @@ from aiohttp.abc import AbstractStreamWriter
 
 from .. import clock
 from ..encoders.base import Frame, Item
-from ..script.events import Close, Reset, Stall
+from ..script.events import Close, Drop, Reset, Stall
 from .pacer import END, Pacer
 from .recorder import RequestRecord
+
+# A request may carry a future under this key (set by ``sselab.server.resume_routes``): when it
+# resolves, the stream ends cleanly after what was written (a cancelled background response).
+STOP_KEY = "sselab.stop"
 
 
 class _Ended(Exception):
@@ -90,6 +94,7 @@ async def send_stream(
     loop = asyncio.get_running_loop()
     stream = iter(items)
     pending: Item | None = None
+    stop: asyncio.Future[None] | None = request.get(STOP_KEY)
     try:
         writer = await resp.prepare(request)
         assert writer is not None
@@ -103,6 +108,11 @@ async def send_stream(
             job = pacer.run(stream, t0, write_now, pending, on_end=ended)
             pending = None
             try:
+                if stop is not None:
+                    await asyncio.wait((job.future, stop), return_when=asyncio.FIRST_COMPLETED)
+                    if not job.future.done():
+                        outcome = "cancelled"
+                        break
                 reason, item = await job.future
             finally:
                 job.cancelled = True
@@ -123,10 +133,10 @@ async def send_stream(
                 if event.keepalive:
                     await _keepalives(writer, resp, record, keepalive, event.keepalive,
                                       due + event.seconds)
-            elif isinstance(event, (Close, Reset)):
+            elif isinstance(event, (Close, Reset, Drop)):
                 await clock.sleep_until(due)
                 await _flush(request)
-                if isinstance(event, Close):
+                if isinstance(event, Close) or (isinstance(event, Drop) and not event.reset):
                     if request.transport:
                         request.transport.close()
                     record.finish("fault_closed")
