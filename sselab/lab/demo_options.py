@@ -21,6 +21,7 @@ FLAG_HELP = {
     "unbounded_readahead": "reads the upstream into an unbounded queue (no back-pressure)",
     "no_headers": "naive: sends no streaming headers (no X-Accel-Buffering: no, no "
                   "no-transform), so a buffering or compressing proxy holds the stream back",
+    "no_resume": "ignores Last-Event-ID: a reconnect starts the answer again (text repeats)",
 }
 VARIANTS = (REFERENCE, *FLAG_NAMES)
 
