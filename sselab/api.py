@@ -208,7 +208,7 @@ class SimulatorThread(_Common):
 
         def run() -> None:
             loop = asyncio.new_event_loop()
-            loop.set_exception_handler(quiet_exception_handler)
+            loop.set_exception_handler(quiet_exception_handler())
             self._loop = loop
             try:
                 loop.run_until_complete(self._sim.start())

@@ -235,7 +235,7 @@ def create_app(scenarios: Mapping[str, Scenario], default_scenario: str = "defau
             app.router.add_route(method, path, handler)
         for lookup in fmt.lookups:
             app.router.add_route(lookup.method, lookup.path, _lookup_handler(lookup))
-    app.router.add_route("OPTIONS", "/{tail:.*}", guard.preflight)
-    app.router.add_route("*", "/{tail:.*}", control.no_route)
+    app.router.add_route("OPTIONS", r"/{tail:[\s\S]*}", guard.preflight)
+    app.router.add_route("*", r"/{tail:[\s\S]*}", control.no_route)  # newlines too
     app.on_response_prepare.append(guard.cors_headers)
     return app

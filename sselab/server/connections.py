@@ -41,16 +41,35 @@ log = logging.getLogger("sselab.server")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def default_max_connections() -> int:
-    """The soft ``RLIMIT_NOFILE`` minus a reserve for everything else the process opens
-    (a tenth of it, at least 64), and at least 16: 922 under the common limit of 1024."""
+def _soft_limit() -> int | None:
     try:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
-        return 900
-    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return None
+    return None if soft == resource.RLIM_INFINITY or soft <= 0 else int(soft)
+
+
+BACKLOG = 64  # the listen queue, and the most connections asyncio accepts in one go
+
+
+def default_max_connections() -> int:
+    """The soft ``RLIMIT_NOFILE`` minus a reserve (an eighth of it, at least 128) for what else
+    the process opens and for refused connections until they close; at least 16: 896 under
+    the common limit of 1024."""
+    soft = _soft_limit()
+    if soft is None:
         return 100_000
-    return max(16, soft - max(64, soft // 10))
+    return max(16, soft - max(128, soft // 8))
+
+
+def _max_refusing(cap: int) -> int:
+    """How many refused connections may wait for their request (to read their 503) at once:
+    a quarter of the descriptors left above the cap and one accept burst, 4 to 32; more are
+    answered and closed at once. (asyncio closes a socket a loop turn after ``close()``, so a
+    burst of ``BACKLOG`` refused connections is open together for a moment.)"""
+    soft = _soft_limit()
+    spare = (soft - cap - BACKLOG) // 4 if soft is not None else 32
+    return max(4, min(32, spare))
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,7 @@ class _Conn(asyncio.Protocol):
         self.busy = 0  # requests being handled right now
         self.requests = 0
         self.refused = False
+        self.waiting = False  # refused, waiting for its request to answer it
 
     # -- asyncio.Protocol --
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -186,6 +206,8 @@ class ConnectionGuard:
         self.by_handler: dict[Any, _Conn] = {}
         self.refused_total = 0
         self.timed_out_total = 0
+        self.refusing = 0  # refused connections waiting for their request, to answer it
+        self.max_refusing = _max_refusing(self.cap)
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- wiring --
@@ -224,9 +246,15 @@ class ConnectionGuard:
         assert conn.transport is not None
         log.warning("sselab: refused a connection from %s: %d connections are open, the cap "
                     "(max_connections)", _peer(conn.transport), len(self.open))
-        # answer once the request arrives (an answer before it can be lost to a reset); close
-        # anyway soon after, so refused connections do not hold descriptors
-        asyncio.get_running_loop().call_later(min(1.0, self.limits.header_timeout), conn.close)
+        if self.refusing < self.max_refusing:
+            # answer once the request arrives (an answer sent before it may be lost to a
+            # reset); close anyway soon, so refused connections do not hold descriptors
+            self.refusing += 1
+            conn.waiting = True
+            asyncio.get_running_loop().call_later(min(1.0, self.limits.header_timeout),
+                                                  conn.close)
+        else:  # a flood: answer and close at once, keeping descriptors for those admitted
+            self.answer_refused(conn)
         return False
 
     def answer_refused(self, conn: _Conn) -> None:
@@ -237,6 +265,9 @@ class ConnectionGuard:
             **{"Retry-After": "1"}))
 
     def forget(self, conn: _Conn) -> None:
+        if conn.waiting:
+            conn.waiting = False
+            self.refusing -= 1
         self.open.discard(conn)
         if conn.inner is not None:
             self.by_handler.pop(conn.inner, None)
@@ -282,7 +313,7 @@ class GuardedSite(web.BaseSite):
     """A TCP site whose accepted sockets go through a :class:`ConnectionGuard`."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard,
-                 *, backlog: int = 512) -> None:
+                 *, backlog: int = BACKLOG) -> None:
         super().__init__(runner, backlog=backlog)
         self._host, self._port, self._guard = host, port, guard
 
@@ -334,11 +365,29 @@ def server_logger() -> OneLineLogger:
     return OneLineLogger(logging.getLogger("aiohttp.server"), {})
 
 
-def quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """The loop's exception handler: running out of descriptors (``accept`` failing with
-    EMFILE) is one line, not a traceback per attempt; anything else goes to the default."""
-    exc = context.get("exception")
-    if isinstance(exc, OSError) and "accept" in str(context.get("message", "")):
-        log.warning("sselab: %s: %s", context.get("message"), exc)
-        return
-    loop.default_exception_handler(context)
+class QuietExceptionHandler:
+    """The loop's exception handler: running out of descriptors (``accept`` failing with EMFILE)
+    is one line a second, not a line (and a retry timer) per accept attempt, and the retries
+    still pending when the server closes are dropped; anything else goes to the default."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every, self.last, self.suppressed = every, -1e9, 0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc, message = context.get("exception"), str(context.get("message", ""))
+        if isinstance(exc, OSError) and "accept" in message:
+            now = time.monotonic()
+            if now - self.last < self.every:
+                self.suppressed += 1
+                return
+            more = f" ({self.suppressed} more since the last line)" if self.suppressed else ""
+            self.last, self.suppressed = now, 0
+            log.warning("sselab: %s: %s; new connections wait%s", message, exc, more)
+            return
+        if isinstance(exc, ValueError) and "_start_serving" in repr(context.get("handle")):
+            return  # an accept retry (above) after the listening socket closed
+        loop.default_exception_handler(context)
+
+
+def quiet_exception_handler() -> QuietExceptionHandler:
+    return QuietExceptionHandler()

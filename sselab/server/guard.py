@@ -48,6 +48,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def bind_warning(host: str, token: str | None) -> str | None:
+    """What ``sselab serve`` says when it listens beyond this machine without a token."""
+    if token or is_loopback(host):
+        return None
+    return (f"listening on {host} without --control-token: anyone who can reach this port can "
+            f"reset the timeline, change the default scenario and read every recorded "
+            f"request; pass --control-token TOKEN (or set SSELAB_CONTROL_TOKEN)")
+
+
 def _is_ip(name: str) -> bool:
     try:
         ipaddress.ip_address(name.strip("[]"))
