@@ -108,7 +108,8 @@ async def _read_json(request: web.Request) -> tuple[Any, str | None, int]:
         return None, (f"sselab: the request body is larger than the simulator's limit of "
                       f"{MAX_BODY // (1024 * 1024)} MiB ({exc.text or 'too large'})"), 413
     except RequestPayloadError as exc:
-        return None, f"sselab: the request body could not be read ({exc})", 400
+        detail = " ".join(str(exc).split())
+        return None, f"sselab: the request body could not be read ({detail})", 400
     if not raw.strip():
         return {}, None, 200
     try:

@@ -349,14 +349,15 @@ class OneLineLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
                   **kwargs: Any) -> None:
         exc = exc_info if isinstance(exc_info, BaseException) else None
         from aiohttp.http_exceptions import HttpProcessingError
+        from aiohttp.web_protocol import RequestPayloadError
 
-        if isinstance(exc, (HttpProcessingError, ConnectionError)):
+        if isinstance(exc, (HttpProcessingError, RequestPayloadError, ConnectionError)):
             from .recorder import escape
 
             text = str(msg) % args if args else str(msg)
-            detail = getattr(exc, "message", None) or str(exc)
+            detail = " ".join(str(getattr(exc, "message", None) or exc).split())
             self.logger.warning("sselab: %s: %s: %s", escape(text), type(exc).__name__,
-                                escape(str(detail))[:300])
+                                escape(detail)[:300])
             return
         self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
 
