@@ -25,14 +25,9 @@ from aiohttp import web
 from .errors import ConfigError, UnknownScenarioError
 from .scenario import Scenario, load_all, load_text
 from .server.app import STATE_KEY, SimState, create_app
-from .server.connections import (
-    ConnectionGuard,
-    ConnectionLimits,
-    GuardedSite,
-    quiet_exception_handler,
-    server_logger,
-)
+from .server.connections import ConnectionGuard, ConnectionLimits, server_logger
 from .server.guard import ControlGuard
+from .server.listener import GuardedSite
 from .server.recorder import Recorder, RequestRecord
 
 
@@ -208,7 +203,6 @@ class SimulatorThread(_Common):
 
         def run() -> None:
             loop = asyncio.new_event_loop()
-            loop.set_exception_handler(quiet_exception_handler())
             self._loop = loop
             try:
                 loop.run_until_complete(self._sim.start())

@@ -97,7 +97,6 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
     """Run the simulator until Ctrl-C."""
     from ._lifecycle import stop_on_signals
     from .api import Simulator
-    from .server.connections import quiet_exception_handler
     from .server.guard import bind_warning
     from .server.recorder import log_line
 
@@ -116,7 +115,6 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
                         allowed_hosts=allowed_hosts, header_timeout=header_timeout,
                         idle_timeout=idle_timeout, max_connections=max_connections)
         stop = stop_on_signals()
-        asyncio.get_running_loop().set_exception_handler(quiet_exception_handler())
         await sim.start()
         housekeeping = asyncio.create_task(_full_gc_when_idle(sim))
         click.echo(f"sselab simulator listening on {sim.base_url}")

@@ -3,7 +3,8 @@
 aiohttp alone closes an idle keep-alive connection after ``keepalive_timeout`` but has no
 header-read timeout (a client sending one header byte every few seconds keeps its connection
 forever) and no cap (past the file-descriptor limit, ``accept`` fails for everyone). Each
-accepted socket's protocol here is a thin :class:`_Conn` around aiohttp's own request handler:
+socket the listener (``listener.py``) accepts gets a thin :class:`_Conn` protocol around
+aiohttp's own request handler:
 
 - **header timeout** (default 10 s): a request's header must be complete this long after its
   first byte (or, on a new connection, after the connection opened); else the client gets
@@ -12,6 +13,8 @@ accepted socket's protocol here is a thin :class:`_Conn` around aiohttp's own re
   closed after this long (silently: that is ordinary keep-alive expiry).
 - **cap** (default: derived from ``RLIMIT_NOFILE``, see :func:`default_max_connections`): a
   connection over it gets ``503`` with a JSON body naming the cap, and is closed; one log line.
+  The answer waits for the request (an answer sent before it can be lost to a reset) unless
+  many refused connections are waiting already: then it is sent at once and the socket closed.
 
 The timeouts are enforced by one sweep over the open connections a few times a second, not one
 timer per connection. Closed connections drop their references at once (the transport's
@@ -24,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -49,7 +53,7 @@ def _soft_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY or soft <= 0 else int(soft)
 
 
-BACKLOG = 64  # the listen queue, and the most connections asyncio accepts in one go
+BURST = 64  # the most connections accepted in one go (listener.ACCEPTS_PER_WAKEUP)
 
 
 def default_max_connections() -> int:
@@ -63,12 +67,11 @@ def default_max_connections() -> int:
 
 
 def _max_refusing(cap: int) -> int:
-    """How many refused connections may wait for their request (to read their 503) at once:
-    a quarter of the descriptors left above the cap and one accept burst, 4 to 32; more are
-    answered and closed at once. (asyncio closes a socket a loop turn after ``close()``, so a
-    burst of ``BACKLOG`` refused connections is open together for a moment.)"""
+    """How many refused connections may wait for their request (to answer it, so the 503 is
+    not lost to a reset) at once: a quarter of the descriptors left above the cap and one
+    accept burst, 4 to 32; more are answered and closed at once."""
     soft = _soft_limit()
-    spare = (soft - cap - BACKLOG) // 4 if soft is not None else 32
+    spare = (soft - cap - BURST) // 4 if soft is not None else 32
     return max(4, min(32, spare))
 
 
@@ -100,11 +103,14 @@ def _response(status: int, reason: str, message: str, kind: str, **headers: str)
             f"Content-Length: {len(body)}\r\nConnection: close\r\n{head}\r\n").encode() + body
 
 
-def _peer(transport: asyncio.BaseTransport) -> str:
-    peer = transport.get_extra_info("peername")
+def _address(peer: Any) -> str:
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"[{peer[0]}]:{peer[1]}" if ":" in str(peer[0]) else f"{peer[0]}:{peer[1]}"
     return str(peer or "?")
+
+
+def _peer(transport: asyncio.BaseTransport) -> str:
+    return _address(transport.get_extra_info("peername"))
 
 
 def _break_cycle(transport: asyncio.BaseTransport | None) -> None:
@@ -119,22 +125,22 @@ def _break_cycle(transport: asyncio.BaseTransport | None) -> None:
 class _Conn(asyncio.Protocol):
     """One accepted connection: aiohttp's request handler inside, its timing outside."""
 
-    def __init__(self, guard: ConnectionGuard) -> None:
+    def __init__(self, guard: ConnectionGuard, refused: bool = False) -> None:
         self.guard = guard
-        self.inner: Any = None  # aiohttp's RequestHandler, once admitted
+        self.inner: Any = None  # aiohttp's RequestHandler, once connected
         self.transport: asyncio.Transport | None = None
         self.opened = self.idle_since = time.monotonic()
         self.header_started: float | None = None
         self.busy = 0  # requests being handled right now
         self.requests = 0
-        self.refused = False
-        self.waiting = False  # refused, waiting for its request to answer it
+        self.refused = refused  # over the cap: answered 503 once its request arrives
 
     # -- asyncio.Protocol --
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        if not self.guard.admit(self):
-            self.refused = True
+        if self.refused:  # close soon even if no request comes, to free the descriptor
+            asyncio.get_running_loop().call_later(min(1.0, self.guard.limits.header_timeout),
+                                                  self.close)
             return
         self.inner = self.guard.server()
         self.inner.connection_made(transport)
@@ -237,36 +243,41 @@ class ConnectionGuard:
         finally:
             conn.request_ended()
 
-    # -- admission --
-    def admit(self, conn: _Conn) -> bool:
+    # -- admission (from the listener) --
+    def accept(self, sock: socket.socket, addr: Any) -> _Conn | None:
+        """The protocol for a just-accepted socket, or None when it was answered and closed
+        here (a flood over the cap)."""
         if len(self.open) < self.cap:
+            conn = _Conn(self)
             self.open.add(conn)
-            return True
+            return conn
         self.refused_total += 1
-        assert conn.transport is not None
         log.warning("sselab: refused a connection from %s: %d connections are open, the cap "
-                    "(max_connections)", _peer(conn.transport), len(self.open))
+                    "(max_connections)", _address(addr), len(self.open))
         if self.refusing < self.max_refusing:
-            # answer once the request arrives (an answer sent before it may be lost to a
-            # reset); close anyway soon, so refused connections do not hold descriptors
             self.refusing += 1
-            conn.waiting = True
-            asyncio.get_running_loop().call_later(min(1.0, self.limits.header_timeout),
-                                                  conn.close)
-        else:  # a flood: answer and close at once, keeping descriptors for those admitted
-            self.answer_refused(conn)
-        return False
+            return _Conn(self, refused=True)
+        with contextlib.suppress(OSError):  # a flood: answer now, free the descriptor now
+            sock.send(self.refusal())
+        sock.close()
+        return None
 
-    def answer_refused(self, conn: _Conn) -> None:
-        conn.close(_response(
+    def lost_before_connecting(self, conn: _Conn) -> None:
+        self.forget(conn)
+
+    def refusal(self) -> bytes:
+        return _response(
             503, "Service Unavailable",
             f"sselab: too many open connections: this server accepts {self.cap} at once "
             f"(max_connections); this one was refused, try again shortly", "overloaded",
-            **{"Retry-After": "1"}))
+            **{"Retry-After": "1"})
+
+    def answer_refused(self, conn: _Conn) -> None:
+        conn.close(self.refusal())
 
     def forget(self, conn: _Conn) -> None:
-        if conn.waiting:
-            conn.waiting = False
+        if conn.refused:
+            conn.refused = False
             self.refusing -= 1
         self.open.discard(conn)
         if conn.inner is not None:
@@ -309,37 +320,6 @@ class ConnectionGuard:
             self.sweep()
 
 
-class GuardedSite(web.BaseSite):
-    """A TCP site whose accepted sockets go through a :class:`ConnectionGuard`."""
-
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard,
-                 *, backlog: int = BACKLOG) -> None:
-        super().__init__(runner, backlog=backlog)
-        self._host, self._port, self._guard = host, port, guard
-
-    @property
-    def name(self) -> str:
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}"
-
-    @property
-    def sockets(self) -> list[Any]:
-        return list(self._server.sockets) if self._server is not None else []
-
-    async def start(self) -> None:
-        await super().start()
-        server = self._runner.server
-        assert server is not None
-        self._guard.start(server)
-        self._server = await asyncio.get_running_loop().create_server(
-            self._guard.protocol, self._host, self._port, backlog=self._backlog,
-            reuse_address=True)
-
-    async def stop(self) -> None:
-        await self._guard.stop()
-        await super().stop()
-
-
 class OneLineLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
     """aiohttp's server logger, but a malformed request (header too long, Content-Length with
     chunked, an HTTP/2 preface...) is one line, not a traceback. Anything else (a bug in a
@@ -364,31 +344,3 @@ class OneLineLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 def server_logger() -> OneLineLogger:
     return OneLineLogger(logging.getLogger("aiohttp.server"), {})
-
-
-class QuietExceptionHandler:
-    """The loop's exception handler: running out of descriptors (``accept`` failing with EMFILE)
-    is one line a second, not a line (and a retry timer) per accept attempt, and the retries
-    still pending when the server closes are dropped; anything else goes to the default."""
-
-    def __init__(self, every: float = 1.0) -> None:
-        self.every, self.last, self.suppressed = every, -1e9, 0
-
-    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        exc, message = context.get("exception"), str(context.get("message", ""))
-        if isinstance(exc, OSError) and "accept" in message:
-            now = time.monotonic()
-            if now - self.last < self.every:
-                self.suppressed += 1
-                return
-            more = f" ({self.suppressed} more since the last line)" if self.suppressed else ""
-            self.last, self.suppressed = now, 0
-            log.warning("sselab: %s: %s; new connections wait%s", message, exc, more)
-            return
-        if isinstance(exc, ValueError) and "_start_serving" in repr(context.get("handle")):
-            return  # an accept retry (above) after the listening socket closed
-        loop.default_exception_handler(context)
-
-
-def quiet_exception_handler() -> QuietExceptionHandler:
-    return QuietExceptionHandler()
