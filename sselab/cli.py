@@ -135,13 +135,14 @@ def _log_to_stderr() -> None:
     line each on stderr; their messages start with ``sselab:`` already."""
     import logging
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
     for name in ("sselab", "aiohttp.server"):
         logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.WARNING)
-        logger.propagate = False
+        if not any(getattr(h, "sselab_serve", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.setLevel(logging.WARNING)
+            handler.sselab_serve = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
 
 
 async def _full_gc_when_idle(sim: object, every: float = 10.0, at_most: float = 300.0) -> None:
