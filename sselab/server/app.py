@@ -94,8 +94,8 @@ async def _reject(request: web.Request, record: RequestRecord, fmt: WireFormat,
                   **extra: Any) -> web.StreamResponse:
     """A request the simulator refuses before any scenario runs: the provider's error shape,
     outcome ``rejected``."""
-    return await _error(request, record, fmt, req, HttpError(status, message, "invalid_request",
-                                                       **extra), outcome="rejected")
+    err = HttpError(status, message, "invalid_request", **extra)
+    return await _error(request, record, fmt, req, err, outcome="rejected")
 
 
 async def _read_json(request: web.Request) -> tuple[Any, str | None, int]:
@@ -132,8 +132,9 @@ def _handler(fmt: WireFormat) -> Any:
             record.finish("client_disconnected")
             raise
         except Exception as exc:  # a bug: the record says so, aiohttp logs the traceback
-            record.error = f"sselab: internal error: {type(exc).__name__}: {exc}"[:500]
-            record.finish("rejected")
+            if not record.done:
+                record.error = f"sselab: internal error: {type(exc).__name__}: {exc}"[:500]
+                record.finish("rejected")
             raise
 
     return handle

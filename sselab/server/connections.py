@@ -168,6 +168,10 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.guard.forget(self)
+        if exc is not None:
+            # aiohttp stores it on the request's body stream; its traceback's frames reach
+            # back (f_back) to the handler that holds the request: a cycle per broken pipe
+            exc.__traceback__ = None
         inner, self.inner = self.inner, None
         try:
             if inner is not None:
@@ -331,7 +335,10 @@ class OneLineLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         from aiohttp.http_exceptions import HttpProcessingError
         from aiohttp.web_protocol import RequestPayloadError
 
-        if isinstance(exc, (HttpProcessingError, RequestPayloadError, ConnectionError)):
+        if isinstance(exc, ConnectionError):  # the client went away mid-answer: not news
+            self.logger.debug("%s: %s", str(msg) % args if args else msg, exc)
+            return
+        if isinstance(exc, (HttpProcessingError, RequestPayloadError)):
             from .recorder import escape
 
             text = str(msg) % args if args else str(msg)
