@@ -28,7 +28,8 @@ from .server.app import STATE_KEY, SimState, create_app
 from .server.connections import ConnectionGuard, ConnectionLimits, server_logger
 from .server.guard import ControlGuard
 from .server.listener import GuardedSite
-from .server.recorder import Recorder, RequestRecord
+from .server.recorder import DEFAULT_BUDGET, Recorder, RequestRecord
+from .server.sizes import parse_size
 
 
 def _url(host: str, port: int) -> str:
@@ -109,13 +110,21 @@ class Simulator(_Common):
                  scenario_dirs: Iterable[str | Path] = (), scenarios: Iterable[Scenario] = (),
                  default_scenario: str = "default", max_stall: float = 300.0,
                  on_finish: Callable[[RequestRecord], None] | None = None,
+                 timeline_budget: int | str = DEFAULT_BUDGET,
+                 on_timeline_drop: Callable[[str], None] | None = None,
                  control_token: str | None = None, allowed_hosts: Iterable[str] = (),
                  header_timeout: float = 10.0, idle_timeout: float = 75.0,
                  max_connections: int | None = None) -> None:
+        """``timeline_budget``: the most memory the request timeline takes, in bytes or as
+        ``"256MB"``/``"1GiB"``; ``on_timeline_drop`` is told (a line) when it forgets some."""
         self.host, self.port = host, port
         self._scenario_dirs, self._extra = list(scenario_dirs), list(scenarios)
         self.default_scenario, self.max_stall = default_scenario, max_stall
-        self.recorder = Recorder(on_finish=on_finish)
+        try:
+            budget = parse_size(timeline_budget)
+        except ValueError as exc:
+            raise ConfigError(f"timeline_budget: {exc}") from None
+        self.recorder = Recorder(on_finish=on_finish, budget=budget, on_drop=on_timeline_drop)
         self.control_guard = ControlGuard.make(host, allowed_hosts, control_token)
         try:
             self.limits = ConnectionLimits(header_timeout, idle_timeout, max_connections)

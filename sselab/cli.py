@@ -67,6 +67,19 @@ def _scenario_dirs_option(f: object) -> object:
                              "override built-in ones.")(f)  # type: ignore[arg-type]
 
 
+class _Size(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        from .server.sizes import parse_size
+
+        try:
+            return parse_size(value if isinstance(value, int) else str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
@@ -76,6 +89,9 @@ def _scenario_dirs_option(f: object) -> object:
               help="Scenario for requests that name none.")
 @click.option("--max-stall", default=300.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds after which a 'forever' stall is closed.")
+@click.option("--timeline-budget", default="256MiB", show_default=True, type=_Size(),
+              help="Most memory the request timeline takes (64MB, 1GiB...); past it the "
+                   "oldest finished requests are forgotten, and the log says so.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log a line per finished request.")
 @click.option("--control-token", envvar="SSELAB_CONTROL_TOKEN", default=None,
               help="Require 'Authorization: Bearer TOKEN' on /_sselab/* (for binds other than "
@@ -91,7 +107,7 @@ def _scenario_dirs_option(f: object) -> object:
               help="Connections open at once; more get 503 [default: the open-file limit "
                    "minus a reserve].")
 def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenario: str,
-          max_stall: float, quiet: bool, control_token: str | None,
+          max_stall: float, timeline_budget: int, quiet: bool, control_token: str | None,
           allowed_hosts: tuple[str, ...], header_timeout: float, idle_timeout: float,
           max_connections: int | None) -> None:
     """Run the simulator until Ctrl-C."""
@@ -111,9 +127,11 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
     async def run() -> None:
         sim = Simulator(host=host, port=port, scenario_dirs=scenario_dirs,
                         default_scenario=default_scenario, max_stall=max_stall,
-                        on_finish=None if quiet else log, control_token=control_token,
-                        allowed_hosts=allowed_hosts, header_timeout=header_timeout,
-                        idle_timeout=idle_timeout, max_connections=max_connections)
+                        on_finish=None if quiet else log, timeline_budget=timeline_budget,
+                        on_timeline_drop=lambda line: click.echo(line, err=True),
+                        control_token=control_token, allowed_hosts=allowed_hosts,
+                        header_timeout=header_timeout, idle_timeout=idle_timeout,
+                        max_connections=max_connections)
         stop = stop_on_signals()
         await sim.start()
         housekeeping = asyncio.create_task(_full_gc_when_idle(sim))
@@ -161,7 +179,7 @@ async def _full_gc_when_idle(sim: object, every: float = 10.0, at_most: float = 
     last = loop.time()
     while True:
         await asyncio.sleep(every)
-        busy = any(r.outcome == "in_progress" for r in sim.recorder)  # type: ignore[attr-defined]
+        busy = sim.recorder.in_flight > 0  # type: ignore[attr-defined]
         if not busy or loop.time() - last > at_most:
             gc.collect()
             last = loop.time()

@@ -86,7 +86,6 @@ async def send_stream(
     wakes for what must be awaited: a slow reader, a stall, a close or reset, the end.
     """
     resp = web.StreamResponse(status=200, headers=dict(headers))
-    record.status = 200
     t0 = record.received
     loop = asyncio.get_running_loop()
     stream = iter(items)
@@ -94,6 +93,7 @@ async def send_stream(
     try:
         writer = await resp.prepare(request)
         assert writer is not None
+        record.status = 200  # sent (a client gone before the headers gets no status)
         write_now = _fast_writer(request, writer, record)
 
         def ended() -> None:  # settle the record with the last write, not a loop turn later
@@ -138,7 +138,9 @@ async def send_stream(
         record.finish(outcome)
     except _Ended:
         pass
-    except (ConnectionError, asyncio.CancelledError):
+    except ConnectionError:  # gone (a half-closed client too): nothing to send, nothing to log
+        record.finish("client_disconnected")
+    except asyncio.CancelledError:  # gone, or the server is stopping (the recorder knows)
         record.finish("client_disconnected")
         raise
     finally:
@@ -162,13 +164,19 @@ async def _stall_forever(request: web.Request, writer: AbstractStreamWriter,
 
 async def _send(writer: AbstractStreamWriter, resp: web.StreamResponse, record: RequestRecord,
                 data: bytes, loop: asyncio.AbstractEventLoop, due: float) -> None:
-    """Write, then drain: a slow reader makes us wait here, and the wait is recorded."""
+    """Write, then drain: a slow reader makes us wait here, and the wait is recorded, also when
+    the reader leaves (or the server stops) while we wait: the bytes were handed over."""
     start = loop.time()
     record.blocked_since = start
-    await resp.write(data)
-    await writer.drain()  # returns at once unless the transport is above its high-water mark
-    record.blocked_since = None
-    record.wrote(start, len(data), loop.time() - start, start - due)
+    handed = False
+    try:
+        await writer.write(data, drain=False)  # to the transport: never waits
+        handed = True
+        await writer.drain()  # returns at once unless the transport is above its high-water mark
+    finally:
+        record.blocked_since = None
+        if handed:
+            record.wrote(start, len(data), loop.time() - start, start - due)
 
 
 async def _keepalives(writer: AbstractStreamWriter, resp: web.StreamResponse, record: RequestRecord,
@@ -196,15 +204,17 @@ async def send_body(
     resp = web.StreamResponse(status=status, headers={**headers,
                                                       "Content-Type": "application/json"})
     resp.content_length = len(data)
-    record.status = status
     try:
         await clock.sleep_until(record.received + due)
         writer = await resp.prepare(request)
         assert writer is not None
+        record.status = status
         await _send(writer, resp, record, data, asyncio.get_running_loop(), record.received + due)
         await resp.write_eof()
         record.finish(outcome)
-    except (ConnectionError, asyncio.CancelledError):
+    except ConnectionError:
+        record.finish("client_disconnected")
+    except asyncio.CancelledError:
         record.finish("client_disconnected")
         raise
     finally:
@@ -229,7 +239,9 @@ async def send_drop(request: web.Request, record: RequestRecord, event: Close | 
             if request.transport:
                 request.transport.close()
             record.finish("fault_closed")
-    except (ConnectionError, asyncio.CancelledError):
+    except ConnectionError:
+        record.finish("client_disconnected")
+    except asyncio.CancelledError:
         record.finish("client_disconnected")
         raise
     return web.StreamResponse()  # never sent: the connection is gone
