@@ -181,3 +181,26 @@ async def test_the_toxiproxy_api_checks_the_host_too() -> None:
     assert ok.status_code == 200 and "access-control-allow-origin" not in ok.headers
     assert bad.status_code == 403 and bad.json()["status"] == 403
     assert "evil.example" in bad.json()["error"] and reset.status_code == 403
+
+
+def test_serve_takes_the_token_from_the_command_line_or_the_environment() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    for args, env in [(["--control-token", "tok1"], {}), ([], {"SSELAB_CONTROL_TOKEN": "tok1"})]:
+        proc = subprocess.Popen([sys.executable, "-m", "sselab", "serve", "--port", "0", "-q",
+                                 *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env={**os.environ, **env})
+        try:
+            assert proc.stdout is not None
+            base = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+            without = httpx.get(base + "/_sselab/health", timeout=5)
+            with_token = httpx.get(base + "/_sselab/health", timeout=5,
+                                   headers={"Authorization": "Bearer tok1"})
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=20)
+        assert (without.status_code, with_token.status_code) == (401, 200), args
+        assert "warning" not in err and "Traceback" not in err
