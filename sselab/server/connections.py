@@ -222,7 +222,17 @@ class ConnectionGuard:
 
     # -- wiring --
     def protocol(self) -> asyncio.Protocol:
-        return _Conn(self)
+        """A protocol factory for ``loop.create_server`` (where the listener cannot run: a loop
+        without ``add_reader``): admitted, or refused gracefully, as it connects."""
+        if len(self.open) < self.cap:
+            conn = _Conn(self)
+            self.open.add(conn)
+            return conn
+        self.refused_total += 1
+        self.refusing += 1
+        log.warning("sselab: refused a connection: %d connections are open, the cap "
+                    "(max_connections)", len(self.open))
+        return _Conn(self, refused=True)
 
     def start(self, server: Callable[[], Any]) -> None:
         self.server = server

@@ -157,7 +157,12 @@ class GuardedSite(web.BaseSite):
         loop = asyncio.get_running_loop()
         self._guard.start(server)
         listener = Listener(sock, self._guard, loop)
-        listener.start()
+        try:
+            listener.start()
+        except NotImplementedError:  # no add_reader (Windows' proactor loop): asyncio accepts
+            self._server = await loop.create_server(self._guard.protocol, sock=sock,
+                                                    backlog=self._backlog)
+            return
         self._server = listener  # type: ignore[assignment]
 
     async def stop(self) -> None:

@@ -217,3 +217,23 @@ def test_a_low_descriptor_limit_does_not_lock_everyone_out(tmp_path) -> None:
     refused = text.count("refused a connection")  # the cap is 256 - 128
     assert 1 <= refused <= 300 and len(text.splitlines()) <= 320
     assert "out of system resource" not in text  # the cap kept descriptors free
+
+
+async def test_without_add_reader_asyncio_accepts_and_the_cap_still_holds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sselab.server import listener
+
+    def no_reader(self: object) -> None:
+        raise NotImplementedError  # as on Windows' proactor event loop
+
+    monkeypatch.setattr(listener.Listener, "start", no_reader)
+    async with Simulator(max_connections=2, header_timeout=5) as sim:
+        async with httpx.AsyncClient() as c:
+            ok = await c.get(sim.url("/_sselab/health"))
+        held = [await asyncio.open_connection("127.0.0.1", sim.port) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        async with httpx.AsyncClient() as c:
+            refused = await c.get(sim.url("/_sselab/health"))
+        for _, w in held:
+            w.close()
+    assert ok.status_code == 200 and refused.status_code == 503
