@@ -94,21 +94,45 @@ class _Size(click.ParamType):
               help="Most memory the request timeline takes (64MB, 1GiB...); past it the "
                    "oldest finished requests are forgotten, and the log says so.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log a line per finished request.")
+@click.option("--control-token", envvar="SSELAB_CONTROL_TOKEN", default=None,
+              help="Require 'Authorization: Bearer TOKEN' on /_sselab/* (for binds other than "
+                   "loopback; env SSELAB_CONTROL_TOKEN).")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Another name the Host header of /_sselab/* requests may carry (repeatable; "
+                   "'.example.com' for subdomains, '*' for any).")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.01),
+              help="Seconds a client has to send a complete request header.")
+@click.option("--idle-timeout", default=75.0, show_default=True, type=click.FloatRange(0.01),
+              help="Seconds an idle keep-alive connection is kept open.")
+@click.option("--max-connections", default=None, type=click.IntRange(1),
+              help="Connections open at once; more get 503 [default: the open-file limit "
+                   "minus a reserve].")
 def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenario: str,
-          max_stall: float, timeline_budget: int, quiet: bool) -> None:
+          max_stall: float, timeline_budget: int, quiet: bool, control_token: str | None,
+          allowed_hosts: tuple[str, ...], header_timeout: float, idle_timeout: float,
+          max_connections: int | None) -> None:
     """Run the simulator until Ctrl-C."""
     from ._lifecycle import stop_on_signals
     from .api import Simulator
+    from .server.guard import bind_warning
     from .server.recorder import log_line
 
     def log(rec: object) -> None:
         click.echo(log_line(rec))  # type: ignore[arg-type]
 
+    warning = bind_warning(host, control_token)
+    if warning:
+        click.echo(f"sselab: warning: {warning}", err=True)
+    _log_to_stderr()
+
     async def run() -> None:
         sim = Simulator(host=host, port=port, scenario_dirs=scenario_dirs,
                         default_scenario=default_scenario, max_stall=max_stall,
                         on_finish=None if quiet else log, timeline_budget=timeline_budget,
-                        on_timeline_drop=lambda line: click.echo(line, err=True))
+                        on_timeline_drop=lambda line: click.echo(line, err=True),
+                        control_token=control_token, allowed_hosts=allowed_hosts,
+                        header_timeout=header_timeout, idle_timeout=idle_timeout,
+                        max_connections=max_connections)
         stop = stop_on_signals()
         await sim.start()
         housekeeping = asyncio.create_task(_full_gc_when_idle(sim))
@@ -124,6 +148,21 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
             click.echo("sselab simulator stopped")
 
     asyncio.run(run())
+
+
+def _log_to_stderr() -> None:
+    """Connection-level events (a refused or timed-out connection, a malformed request) as one
+    line each on stderr; their messages start with ``sselab:`` already."""
+    import logging
+
+    for name in ("sselab", "aiohttp.server"):
+        logger = logging.getLogger(name)
+        if not any(getattr(h, "sselab_serve", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.setLevel(logging.WARNING)
+            handler.sselab_serve = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
 
 
 async def _full_gc_when_idle(sim: object, every: float = 10.0, at_most: float = 300.0) -> None:

@@ -41,7 +41,7 @@ Deliberate differences: ``model`` echoes the requested name; ids are seeded from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,12 +58,13 @@ from ..script.events import (
     ToolCallStart,
 )
 from ._common import json_str, usage_counts
-from .base import Frame, Item, RequestInfo, WireFormat, register
+from ._params import check_responses
+from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .openai_chat import (
     DEFAULT_MODEL,
     ERROR_TYPES,
     Padding,
-    inspect_body,
+    inspection,
     openai_error,
     openai_headers,
     seeded,
@@ -341,6 +342,14 @@ def _complete(script: Script, req: RequestInfo) -> dict[str, Any]:
     if incomplete:
         resp["incomplete_details"] = {"reason": incomplete}
     return resp
+
+
+def inspect_body(body: dict[str, Any], path_params: Mapping[str, str],
+                 query: Mapping[str, str]) -> Inspection:
+    """``model`` and ``stream``; a wrongly typed ``model``, ``stream`` or ``input`` is the
+    API's 400."""
+    check_responses(body)
+    return inspection(body)
 
 
 OPENAI_RESPONSES = register(WireFormat(

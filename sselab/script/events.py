@@ -135,6 +135,8 @@ class HttpError:
     message: str
     kind: str
     retry_after: float | None = None
+    param: str | None = None  # the request field at fault, where the provider names it
+    code: str | None = None  # the provider's own error code, when it is not the kind's
 
 
 @dataclass(frozen=True, slots=True)

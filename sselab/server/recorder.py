@@ -409,10 +409,20 @@ class Recorder:
                     None)
 
 
+def escape(text: str) -> str:
+    """``text`` with control characters (newlines included) and backslashes escaped as in
+    ``repr``, so one log line cannot read as two."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(c if c.isprintable() and c != "\\" else repr(c)[1:-1] for c in text)
+
+
 def log_line(rec: RequestRecord) -> str:
-    """One line per finished request, for ``sselab serve``'s log."""
+    """One line per finished request, for ``sselab serve``'s log (control characters escaped:
+    a path with ``%0A`` cannot forge a second line)."""
     took = (rec.ended - rec.received) * 1000 if rec.ended is not None else 0.0
-    extra = f" ({rec.error})" if rec.error else ""
-    return (f"{rec.id} {rec.method} {rec.path} scenario={rec.scenario or '-'} "
+    extra = f" ({escape(rec.error)})" if rec.error else ""
+    return (f"{rec.id} {escape(rec.method)} {escape(rec.path)} "
+            f"scenario={escape(rec.scenario or '-')} "
             f"status={rec.status or '-'} {rec.outcome} {rec.bytes_written}B "
             f"{rec.write_count} writes {took:.0f}ms{extra}")
