@@ -284,4 +284,4 @@ async def test_non_live_streams_are_byte_identical_to_before(sim: Simulator) -> 
     assert "".join(json.loads(e.data)["text"] for e in parse([post.content])
                    if e.event == "token") == full_text(sim, "unicode")
     assert chat.status_code == 200 and bad.status_code == 400
-    assert [r.outcome for r in sim.requests] == ["completed", "completed", "http_error"]
+    assert [r.outcome for r in sim.requests] == ["completed", "completed", "rejected"]

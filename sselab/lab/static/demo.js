@@ -102,8 +102,11 @@ function tap(win) {
   win.fetch = async function (input, init) {
     const url = typeof input === "string" ? input : input.url;
     const path = new URL(url, win.location.href).pathname;
-    if (path !== "/api/chat") return original(input, init);
-    const route = "/_lab/via/" + chosenPath() + "/" + ui.variant.value + "/api/chat";
+    if (!path.startsWith("/api/")) return original(input, init);
+    // every app call goes to the chosen variant over the chosen path: Stop's
+    // POST /api/answers/ID/stop must reach the app that holds the answer
+    const route = "/_lab/via/" + chosenPath() + "/" + ui.variant.value + path;
+    if (path !== "/api/chat") return original(route, init);
     const measured = start();
     if (init && init.signal) {
       init.signal.addEventListener("abort", () => {
