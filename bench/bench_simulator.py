@@ -36,7 +36,9 @@ def _hostport(base: str) -> tuple[str, int]:
 
 
 def _get(base: str, path: str, method: str = "GET") -> dict:
-    req = urllib.request.Request(base + path, method=method, data=b"" if method == "POST" else None)
+    req = urllib.request.Request(base + path, method=method,  # the control API wants JSON
+                                 data=b"{}" if method == "POST" else None,
+                                 headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 

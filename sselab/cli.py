@@ -24,6 +24,7 @@ _PLUGGED = [
     ("sselab.buffering.cli", "buffering_report_command"),
     ("sselab.check.cli", "check_command"),
     ("sselab.record.cli", "record_command"),
+    ("sselab.load.cli", "load_command"),
     ("sselab_reference_app.cli", "demo_command"),
 ]
 
@@ -68,6 +69,19 @@ def _scenario_dirs_option(f: object) -> object:
                              "override built-in ones.")(f)  # type: ignore[arg-type]
 
 
+class _Size(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        from .server.sizes import parse_size
+
+        try:
+            return parse_size(value if isinstance(value, int) else str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
@@ -77,26 +91,55 @@ def _scenario_dirs_option(f: object) -> object:
               help="Scenario for requests that name none.")
 @click.option("--max-stall", default=300.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds after which a 'forever' stall is closed.")
+@click.option("--timeline-budget", default="256MiB", show_default=True, type=_Size(),
+              help="Most memory the request timeline takes (64MB, 1GiB...); past it the "
+                   "oldest finished requests are forgotten, and the log says so.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log a line per finished request.")
+@click.option("--control-token", envvar="SSELAB_CONTROL_TOKEN", default=None,
+              help="Require 'Authorization: Bearer TOKEN' on /_sselab/* (for binds other than "
+                   "loopback; env SSELAB_CONTROL_TOKEN).")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Another name the Host header of /_sselab/* requests may carry (repeatable; "
+                   "'.example.com' for subdomains, '*' for any).")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.01),
+              help="Seconds a client has to send a complete request header.")
+@click.option("--idle-timeout", default=75.0, show_default=True, type=click.FloatRange(0.01),
+              help="Seconds an idle keep-alive connection is kept open.")
+@click.option("--max-connections", default=None, type=click.IntRange(1),
+              help="Connections open at once; more get 503 [default: the open-file limit "
+                   "minus a reserve].")
 def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenario: str,
-          max_stall: float, quiet: bool) -> None:
+          max_stall: float, timeline_budget: int, quiet: bool, control_token: str | None,
+          allowed_hosts: tuple[str, ...], header_timeout: float, idle_timeout: float,
+          max_connections: int | None) -> None:
     """Run the simulator until Ctrl-C."""
     from ._lifecycle import stop_on_signals
     from .api import Simulator
+    from .server.guard import bind_warning
     from .server.recorder import log_line
 
     def log(rec: object) -> None:
         click.echo(log_line(rec))  # type: ignore[arg-type]
 
+    warning = bind_warning(host, control_token)
+    if warning:
+        click.echo(f"sselab: warning: {warning}", err=True)
+    _log_to_stderr()
+
     async def run() -> None:
         sim = Simulator(host=host, port=port, scenario_dirs=scenario_dirs,
                         default_scenario=default_scenario, max_stall=max_stall,
-                        on_finish=None if quiet else log)
+                        on_finish=None if quiet else log, timeline_budget=timeline_budget,
+                        on_timeline_drop=lambda line: click.echo(line, err=True),
+                        control_token=control_token, allowed_hosts=allowed_hosts,
+                        header_timeout=header_timeout, idle_timeout=idle_timeout,
+                        max_connections=max_connections)
         stop = stop_on_signals()
         await sim.start()
         housekeeping = asyncio.create_task(_full_gc_when_idle(sim))
         click.echo(f"sselab simulator listening on {sim.base_url}")
         click.echo(f"  OpenAI:    {sim.base_url}/v1   Anthropic: {sim.base_url}")
+        click.echo(f"  lab:       {sim.base_url}/_sselab/ui   (every request, live)")
         click.echo(f"  timeline:  {sim.base_url}/_sselab/requests   (Ctrl-C to stop)")
         try:
             await stop.wait()
@@ -106,6 +149,21 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
             click.echo("sselab simulator stopped")
 
     asyncio.run(run())
+
+
+def _log_to_stderr() -> None:
+    """Connection-level events (a refused or timed-out connection, a malformed request) as one
+    line each on stderr; their messages start with ``sselab:`` already."""
+    import logging
+
+    for name in ("sselab", "aiohttp.server"):
+        logger = logging.getLogger(name)
+        if not any(getattr(h, "sselab_serve", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.setLevel(logging.WARNING)
+            handler.sselab_serve = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
 
 
 async def _full_gc_when_idle(sim: object, every: float = 10.0, at_most: float = 300.0) -> None:
@@ -124,7 +182,7 @@ async def _full_gc_when_idle(sim: object, every: float = 10.0, at_most: float = 
     last = loop.time()
     while True:
         await asyncio.sleep(every)
-        busy = any(r.outcome == "in_progress" for r in sim.recorder)  # type: ignore[attr-defined]
+        busy = sim.recorder.in_flight > 0  # type: ignore[attr-defined]
         if not busy or loop.time() - last > at_most:
             gc.collect()
             last = loop.time()
@@ -195,7 +253,8 @@ GUIDE = {
     "buffering-report": "docs/buffering.md",
     "check": "docs/check.md",
     "record": "docs/record-replay.md",
-    "demo": "docs/reference-app.md",
+    "load": "docs/load.md",
+    "demo": "docs/lab.md",
 }
 
 

@@ -59,6 +59,7 @@ class Trace:
     shape: str | None = None  # what the extractor recognised
     local_port: int | None = None  # this client's socket
     remote_port: int | None = None
+    last_event_id: str | None = None  # SSE: the id of the last complete event
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -159,6 +160,42 @@ class _Chunked:
                 if not line:
                     self.state = "done"
         return bytes(out)
+
+
+class BodyReader:
+    """A response body's framing (chunked, Content-Length or until close) and content encoding
+    (gzip, deflate), undone one read at a time. Shared by :class:`Stream` and by sselab's
+    load-test user (``sselab.load``), which reads with blocking gevent sockets."""
+
+    def __init__(self, trace: Trace) -> None:
+        te = (trace.header("transfer-encoding") or "").lower()
+        length = trace.header("content-length")
+        self.chunked = _Chunked() if "chunked" in te else None
+        self.remaining = int(length) if length and length.isdigit() and not self.chunked \
+            else None
+        trace.framing = "chunked" if self.chunked else "content-length" \
+            if self.remaining is not None else "close"
+        enc = (trace.header("content-encoding") or "").lower().strip()
+        self.inflate = zlib.decompressobj(47) if enc in ("gzip", "deflate", "x-gzip") else None
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """(the body bytes this read carried, whether the framing says the body is complete)."""
+        if self.chunked is not None:
+            body = self.chunked.feed(data)
+        else:
+            body = data[:self.remaining] if self.remaining is not None else data
+            if self.remaining is not None:
+                self.remaining -= len(body)
+        if self.inflate is not None and body:
+            body = self.inflate.decompress(body)
+        finished = (self.chunked is not None and self.chunked.state == "done") \
+            or self.remaining == 0
+        return body, finished
+
+    def end_at_close(self) -> str:
+        """How the body ended when the connection closes now: only a close-delimited body is
+        complete then."""
+        return "complete" if self.chunked is None and self.remaining is None else "truncated"
 
 
 class Stream:
@@ -317,39 +354,23 @@ class Stream:
 
     async def _read_body(self, sock: socket.socket, loop: asyncio.AbstractEventLoop,
                          rest: bytes) -> None:
-        trace = self.trace
-        te = (trace.header("transfer-encoding") or "").lower()
-        length = trace.header("content-length")
-        chunked = _Chunked() if "chunked" in te else None
-        remaining = int(length) if length and length.isdigit() and not chunked else None
-        trace.framing = "chunked" if chunked else "content-length" if remaining is not None \
-            else "close"
-        enc = (trace.header("content-encoding") or "").lower().strip()
-        inflate = zlib.decompressobj(47) if enc in ("gzip", "deflate", "x-gzip") else None
-        ctype = trace.header("content-type") or ""
+        body = BodyReader(self.trace)
+        ctype = self.trace.header("content-type") or ""
         data = rest
         while True:
             if data:
                 at = time.monotonic()
-                if chunked is not None:
-                    body = chunked.feed(data)
-                else:
-                    body = data[:remaining] if remaining is not None else data
-                    if remaining is not None:
-                        remaining -= len(body)
-                if inflate is not None and body:
-                    body = inflate.decompress(body)
-                if body:
-                    self._arrive(at, body, ctype)
-                if (chunked is not None and chunked.state == "done") or remaining == 0:
+                decoded, finished = body.feed(data)
+                if decoded:
+                    self._arrive(at, decoded, ctype)
+                if finished:
                     self._finish("complete")
                     return
             if self.read_delay:
                 await asyncio.sleep(self.read_delay)
             data = await loop.sock_recv(sock, self.read_size)
             if not data:
-                self._finish("complete" if chunked is None and remaining is None
-                             else "truncated")
+                self._finish(body.end_at_close())
                 return
 
     def _arrive(self, at: float, body: bytes, ctype: str) -> None:
@@ -370,5 +391,6 @@ class Stream:
             if p.keepalive:
                 trace.keepalives += 1
         trace.text += arrival.text
+        trace.last_event_id = self.extractor.last_id
         trace.arrivals.append(arrival)
         self._changed.set()

@@ -215,6 +215,8 @@ def compile_scenario(scenario: Scenario) -> Script:
         terminate=p.terminate,
         http_error=p.http_error,
         seed=scenario.timing.seed,
+        event_ids=scenario.resume.event_ids,
+        retry_ms=scenario.resume.retry_ms,
     )
 
 

@@ -23,9 +23,13 @@ from multidict import CIMultiDict
 
 from .. import clock
 from ..encoders.base import Frame, Item
-from ..script.events import Close, Reset, Stall
+from ..script.events import Close, Drop, Reset, Stall
 from .pacer import END, Pacer
 from .recorder import RequestRecord
+
+# A request may carry a future under this key (set by ``sselab.server.resume_routes``): when it
+# resolves, the stream ends cleanly after what was written (a cancelled background response).
+STOP_KEY = "sselab.stop"
 
 
 class _Ended(Exception):
@@ -91,16 +95,17 @@ async def send_stream(
     line and headers go out at ``headers_at`` (a replayed recording's own time).
     """
     resp = web.StreamResponse(status=status, headers=CIMultiDict(headers))
-    record.status = status
     t0 = record.received
     loop = asyncio.get_running_loop()
     stream = iter(items)
     pending: Item | None = None
+    stop: asyncio.Future[None] | None = request.get(STOP_KEY)
     try:
         if headers_at > 0:
             await clock.sleep_until(t0 + headers_at)
         writer = await resp.prepare(request)
         assert writer is not None
+        record.status = status  # sent (a client gone before the headers gets no status)
         write_now = _fast_writer(request, writer, record)
 
         def ended() -> None:  # settle the record with the last write, not a loop turn later
@@ -110,6 +115,11 @@ async def send_stream(
             job = pacer.run(stream, t0, write_now, pending, on_end=ended)
             pending = None
             try:
+                if stop is not None:
+                    await asyncio.wait((job.future, stop), return_when=asyncio.FIRST_COMPLETED)
+                    if not job.future.done():
+                        outcome = "cancelled"
+                        break
                 reason, item = await job.future
             finally:
                 job.cancelled = True
@@ -130,10 +140,10 @@ async def send_stream(
                 if event.keepalive:
                     await _keepalives(writer, resp, record, keepalive, event.keepalive,
                                       due + event.seconds)
-            elif isinstance(event, (Close, Reset)):
+            elif isinstance(event, (Close, Reset, Drop)):
                 await clock.sleep_until(due)
                 await _flush(request)
-                if isinstance(event, Close):
+                if isinstance(event, Close) or (isinstance(event, Drop) and not event.reset):
                     if request.transport:
                         request.transport.close()
                     record.finish("fault_closed")
@@ -145,7 +155,9 @@ async def send_stream(
         record.finish(outcome)
     except _Ended:
         pass
-    except (ConnectionError, asyncio.CancelledError):
+    except ConnectionError:  # gone (a half-closed client too): nothing to send, nothing to log
+        record.finish("client_disconnected")
+    except asyncio.CancelledError:  # gone, or the server is stopping (the recorder knows)
         record.finish("client_disconnected")
         raise
     finally:
@@ -169,13 +181,19 @@ async def _stall_forever(request: web.Request, writer: AbstractStreamWriter,
 
 async def _send(writer: AbstractStreamWriter, resp: web.StreamResponse, record: RequestRecord,
                 data: bytes, loop: asyncio.AbstractEventLoop, due: float) -> None:
-    """Write, then drain: a slow reader makes us wait here, and the wait is recorded."""
+    """Write, then drain: a slow reader makes us wait here, and the wait is recorded, also when
+    the reader leaves (or the server stops) while we wait: the bytes were handed over."""
     start = loop.time()
     record.blocked_since = start
-    await resp.write(data)
-    await writer.drain()  # returns at once unless the transport is above its high-water mark
-    record.blocked_since = None
-    record.wrote(start, len(data), loop.time() - start, start - due)
+    handed = False
+    try:
+        await writer.write(data, drain=False)  # to the transport: never waits
+        handed = True
+        await writer.drain()  # returns at once unless the transport is above its high-water mark
+    finally:
+        record.blocked_since = None
+        if handed:
+            record.wrote(start, len(data), loop.time() - start, start - due)
 
 
 async def _keepalives(writer: AbstractStreamWriter, resp: web.StreamResponse, record: RequestRecord,
@@ -283,15 +301,17 @@ async def send_body(
     resp = web.StreamResponse(status=status, headers={**headers,
                                                       "Content-Type": "application/json"})
     resp.content_length = len(data)
-    record.status = status
     try:
         await clock.sleep_until(record.received + due)
         writer = await resp.prepare(request)
         assert writer is not None
+        record.status = status
         await _send(writer, resp, record, data, asyncio.get_running_loop(), record.received + due)
         await resp.write_eof()
         record.finish(outcome)
-    except (ConnectionError, asyncio.CancelledError):
+    except ConnectionError:
+        record.finish("client_disconnected")
+    except asyncio.CancelledError:
         record.finish("client_disconnected")
         raise
     finally:
@@ -316,7 +336,9 @@ async def send_drop(request: web.Request, record: RequestRecord, event: Close | 
             if request.transport:
                 request.transport.close()
             record.finish("fault_closed")
-    except (ConnectionError, asyncio.CancelledError):
+    except ConnectionError:
+        record.finish("client_disconnected")
+    except asyncio.CancelledError:
         record.finish("client_disconnected")
         raise
     return web.StreamResponse()  # never sent: the connection is gone
