@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError
 from .generated import check_arguments, check_faker, check_tokens
-from .limits import MAX_FAULTS, MAX_FILE_BYTES
+from .limits import MAX_FAULTS, MAX_FILE_BYTES, budget_for
 from .parse import parse_yaml
 from .schema import Response, ResumeSpec, Scenario, Timing, Tokenize, UsageSpec
 from .validate import BAD, Where, build, convert, label, short
@@ -163,9 +163,12 @@ def load_file(path: str | Path) -> Scenario:
             raise ScenarioError("not a regular file", file=str(path))
         with path.open("rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            raise ScenarioError(f"larger than {MAX_FILE_BYTES:,} bytes (the limit for a "
-                                "scenario file)", file=str(path))
+            budget = budget_for(data[:65_536].decode("utf-8", "replace"))
+            if len(data) > MAX_FILE_BYTES and budget.file_bytes > MAX_FILE_BYTES:
+                data += f.read(budget.file_bytes + 1 - len(data))  # a recording: read on
+        if len(data) > budget.file_bytes:
+            raise ScenarioError(f"larger than {budget.file_bytes:,} bytes (the limit for "
+                                f"{budget.what})", file=str(path))
     except OSError as exc:
         raise ScenarioError(f"cannot read: {exc}", file=str(path)) from None
     try:

@@ -16,7 +16,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import ScenarioError
-from .limits import MAX_CHARS, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_NUMBER_CHARS
+from .limits import MAX_DEPTH, MAX_NUMBER_CHARS, Budget, budget_for
 from .validate import Where
 
 _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
@@ -38,8 +38,9 @@ class _Refused(yaml.MarkedYAMLError):
 class _Loader(yaml.SafeLoader):
     """The safe loader, with a budget on what composing the document may cost."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, budget: Budget) -> None:
         super().__init__(text)
+        self._budget = budget
         self._stack: list[str] = []  # the field path of each value being composed
         self._nodes = 0
         self._chars = 0
@@ -48,12 +49,12 @@ class _Loader(yaml.SafeLoader):
     def _spend(self, nodes: int, chars: int, mark: Any, path: str) -> None:
         self._nodes += nodes
         self._chars += chars
-        if self._nodes > MAX_NODES:
-            raise _Refused(f"more than {MAX_NODES:,} values in the document (an alias counts "
-                           "as a copy of what it names)", mark, path)
-        if self._chars > MAX_CHARS:
-            raise _Refused(f"more than {MAX_CHARS:,} characters of text in the document (an "
+        if self._nodes > self._budget.nodes:
+            raise _Refused(f"more than {self._budget.nodes:,} values in the document (an "
                            "alias counts as a copy of what it names)", mark, path)
+        if self._chars > self._budget.chars:
+            raise _Refused(f"more than {self._budget.chars:,} characters of text in the "
+                           "document (an alias counts as a copy of what it names)", mark, path)
 
     def _path(self, parent: Node | None, index: Any) -> str:
         base = self._stack[-1] if self._stack else ""
@@ -163,10 +164,10 @@ def _line(mark: Any) -> int | None:
     return mark.line + 1 if mark is not None else None
 
 
-def _too_big(text: str) -> bool:
-    if len(text) <= MAX_FILE_BYTES // 4:  # 4 bytes per character at most in UTF-8
+def _too_big(text: str, limit: int) -> bool:
+    if len(text) <= limit // 4:  # 4 bytes per character at most in UTF-8
         return False
-    return len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES
+    return len(text.encode("utf-8", "surrogatepass")) > limit
 
 
 def parse_yaml(text: str, file: str | None = None) -> tuple[Any, Where]:
@@ -176,13 +177,14 @@ def parse_yaml(text: str, file: str | None = None) -> tuple[Any, Where]:
     :class:`Where`, for validation to report with its own.
     """
     where = Where(file)
-    if _too_big(text):
-        raise ScenarioError(f"larger than {MAX_FILE_BYTES:,} bytes (the limit for a scenario "
-                            "file)", file=file)
+    budget = budget_for(text)
+    if _too_big(text, budget.file_bytes):
+        raise ScenarioError(f"larger than {budget.file_bytes:,} bytes (the limit for "
+                            f"{budget.what})", file=file)
     loader: _Loader | None = None
     node = None
     try:
-        loader = _Loader(text)
+        loader = _Loader(text, budget)
         node = loader.get_single_node()
         if node is None:
             return None, where

@@ -37,7 +37,7 @@ def test_timeline_and_a_client_going_away_aborts_the_upstream(tmp_path: Path) ->
         deadline = time.monotonic() + 5
         while not upstream.closed_by_peer and time.monotonic() < deadline:
             time.sleep(0.005)
-        with urllib.request.urlopen(proxy.url("/_sselab/requests"), timeout=5) as r:
+        with urllib.request.urlopen(proxy.url("/_sselab/requests?writes=1"), timeout=5) as r:
             timeline = json.load(r)["requests"]
     assert upstream.closed_by_peer, "the upstream request was not aborted"
     noticed = upstream.closed_by_peer[0] - left
