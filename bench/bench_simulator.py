@@ -37,7 +37,7 @@ def _hostport(base: str) -> tuple[str, int]:
 
 
 def _get(base: str, path: str, method: str = "GET") -> dict:
-    req = urllib.request.Request(base + path, method=method,
+    req = urllib.request.Request(base + path, method=method,  # the control API wants JSON
                                  data=b"{}" if method == "POST" else None,
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as r:

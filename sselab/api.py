@@ -25,6 +25,9 @@ from aiohttp import web
 from .errors import ConfigError, UnknownScenarioError
 from .scenario import Scenario, load_all, load_text
 from .server.app import STATE_KEY, SimState, create_app
+from .server.connections import ConnectionGuard, ConnectionLimits, server_logger
+from .server.guard import ControlGuard
+from .server.listener import GuardedSite
 from .server.recorder import DEFAULT_BUDGET, Recorder, RequestRecord
 from .server.sizes import parse_size
 
@@ -95,14 +98,23 @@ def _load(scenario_dirs: Iterable[str | Path], extra: Iterable[Scenario]) -> dic
 
 
 class Simulator(_Common):
-    """The simulator on a free port (by default) of 127.0.0.1, as an async context manager."""
+    """The simulator on a free port (by default) of 127.0.0.1, as an async context manager.
+
+    Control API (``/_sselab/*``): ``control_token`` makes every control request need
+    ``Authorization: Bearer TOKEN``; ``allowed_hosts`` adds names the ``Host`` header may
+    carry. Connections: ``header_timeout`` and ``idle_timeout`` (seconds), ``max_connections``
+    (None: derived from the file-descriptor limit). See docs/limits-and-safety.md.
+    """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
                  scenario_dirs: Iterable[str | Path] = (), scenarios: Iterable[Scenario] = (),
                  default_scenario: str = "default", max_stall: float = 300.0,
                  on_finish: Callable[[RequestRecord], None] | None = None,
                  timeline_budget: int | str = DEFAULT_BUDGET,
-                 on_timeline_drop: Callable[[str], None] | None = None) -> None:
+                 on_timeline_drop: Callable[[str], None] | None = None,
+                 control_token: str | None = None, allowed_hosts: Iterable[str] = (),
+                 header_timeout: float = 10.0, idle_timeout: float = 75.0,
+                 max_connections: int | None = None) -> None:
         """``timeline_budget``: the most memory the request timeline takes, in bytes or as
         ``"256MB"``/``"1GiB"``; ``on_timeline_drop`` is told (a line) when it forgets some."""
         self.host, self.port = host, port
@@ -113,6 +125,12 @@ class Simulator(_Common):
         except ValueError as exc:
             raise ConfigError(f"timeline_budget: {exc}") from None
         self.recorder = Recorder(on_finish=on_finish, budget=budget, on_drop=on_timeline_drop)
+        self.control_guard = ControlGuard.make(host, allowed_hosts, control_token)
+        try:
+            self.limits = ConnectionLimits(header_timeout, idle_timeout, max_connections)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self.connections: ConnectionGuard | None = None
         self._runner: web.AppRunner | None = None
         self._state = None
 
@@ -127,15 +145,24 @@ class Simulator(_Common):
 
     async def start(self) -> Simulator:
         app = create_app(_load(self._scenario_dirs, self._extra), self.default_scenario,
-                         max_stall=self.max_stall, recorder=self.recorder)
+                         max_stall=self.max_stall, recorder=self.recorder,
+                         control_guard=self.control_guard)
         self._state = app[STATE_KEY]
+        guard = ConnectionGuard(self.limits)
+        app.middlewares.append(guard.middleware)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
-                               shutdown_timeout=0.5)
+                               shutdown_timeout=0.5, keepalive_timeout=self.limits.idle_timeout,
+                               logger=server_logger())
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        sockets = site._server.sockets if site._server else ()  # noqa: SLF001
+        site = GuardedSite(runner, self.host, self.port, guard)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        sockets = site.sockets
         self.port = sockets[0].getsockname()[1] if sockets else self.port
+        self.connections = guard
         self._runner = runner
         return self
 

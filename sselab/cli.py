@@ -23,6 +23,7 @@ _PLUGGED = [
     ("sselab.buffering.cli", "proxy_command"),
     ("sselab.buffering.cli", "buffering_report_command"),
     ("sselab.check.cli", "check_command"),
+    ("sselab.record.cli", "record_command"),
     ("sselab.load.cli", "load_command"),
     ("sselab_reference_app.cli", "demo_command"),
 ]
@@ -97,11 +98,27 @@ class _Size(click.ParamType):
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes sharing the port (SO_REUSEPORT), each pacing its own streams; "
                    "one control API over all. The timeline budget is each worker's.")
+@click.option("--control-token", envvar="SSELAB_CONTROL_TOKEN", default=None,
+              help="Require 'Authorization: Bearer TOKEN' on /_sselab/* (for binds other than "
+                   "loopback; env SSELAB_CONTROL_TOKEN).")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Another name the Host header of /_sselab/* requests may carry (repeatable; "
+                   "'.example.com' for subdomains, '*' for any).")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.01),
+              help="Seconds a client has to send a complete request header.")
+@click.option("--idle-timeout", default=75.0, show_default=True, type=click.FloatRange(0.01),
+              help="Seconds an idle keep-alive connection is kept open.")
+@click.option("--max-connections", default=None, type=click.IntRange(1),
+              help="Connections open at once; more get 503 [default: the open-file limit "
+                   "minus a reserve].")
 def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenario: str,
-          max_stall: float, timeline_budget: int, quiet: bool, workers: int) -> None:
+          max_stall: float, timeline_budget: int, quiet: bool, workers: int,
+          control_token: str | None, allowed_hosts: tuple[str, ...], header_timeout: float,
+          idle_timeout: float, max_connections: int | None) -> None:
     """Run the simulator until Ctrl-C."""
     from ._lifecycle import stop_on_signals
     from .api import Simulator
+    from .server.guard import bind_warning
     from .server.recorder import log_line
     from .workers import HAS_REUSEPORT
 
@@ -110,6 +127,14 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
                    "cannot share a port); serving with 1 worker", err=True)
         workers = 1
     if workers > 1:
+        guarded = {"--control-token": control_token, "--allow-host": allowed_hosts,
+                   "--header-timeout": header_timeout != 10.0,
+                   "--idle-timeout": idle_timeout != 75.0, "--max-connections": max_connections}
+        used = [name for name, value in guarded.items() if value]
+        if used:
+            raise click.UsageError(f"{', '.join(used)}: not available with --workers yet (each "
+                                   "worker binds loopback-only control with the default "
+                                   "connection limits)")
         _serve_workers(workers, host, port, scenario_dirs, default_scenario, max_stall,
                        timeline_budget, quiet)
         return
@@ -117,16 +142,25 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
     def log(rec: object) -> None:
         click.echo(log_line(rec))  # type: ignore[arg-type]
 
+    warning = bind_warning(host, control_token)
+    if warning:
+        click.echo(f"sselab: warning: {warning}", err=True)
+    _log_to_stderr()
+
     async def run() -> None:
         sim = Simulator(host=host, port=port, scenario_dirs=scenario_dirs,
                         default_scenario=default_scenario, max_stall=max_stall,
                         on_finish=None if quiet else log, timeline_budget=timeline_budget,
-                        on_timeline_drop=lambda line: click.echo(line, err=True))
+                        on_timeline_drop=lambda line: click.echo(line, err=True),
+                        control_token=control_token, allowed_hosts=allowed_hosts,
+                        header_timeout=header_timeout, idle_timeout=idle_timeout,
+                        max_connections=max_connections)
         stop = stop_on_signals()
         await sim.start()
         housekeeping = asyncio.create_task(_full_gc_when_idle(sim))
         click.echo(f"sselab simulator listening on {sim.base_url}")
         click.echo(f"  OpenAI:    {sim.base_url}/v1   Anthropic: {sim.base_url}")
+        click.echo(f"  lab:       {sim.base_url}/_sselab/ui   (every request, live)")
         click.echo(f"  timeline:  {sim.base_url}/_sselab/requests   (Ctrl-C to stop)")
         try:
             await stop.wait()
@@ -161,6 +195,21 @@ def _serve_workers(n: int, host: str, port: int, scenario_dirs: tuple[Path, ...]
             click.echo("sselab simulator stopped")
 
     asyncio.run(run())
+
+
+def _log_to_stderr() -> None:
+    """Connection-level events (a refused or timed-out connection, a malformed request) as one
+    line each on stderr; their messages start with ``sselab:`` already."""
+    import logging
+
+    for name in ("sselab", "aiohttp.server"):
+        logger = logging.getLogger(name)
+        if not any(getattr(h, "sselab_serve", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.setLevel(logging.WARNING)
+            handler.sselab_serve = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
 
 
 async def _full_gc_when_idle(sim: object, every: float = 10.0, at_most: float = 300.0) -> None:
@@ -249,8 +298,9 @@ GUIDE = {
     "proxy": "docs/buffering.md",
     "buffering-report": "docs/buffering.md",
     "check": "docs/check.md",
+    "record": "docs/record-replay.md",
     "load": "docs/load.md",
-    "demo": "docs/reference-app.md",
+    "demo": "docs/lab.md",
 }
 
 

@@ -15,12 +15,26 @@ class SselabError(Exception):
     """Base of every error sselab raises on purpose."""
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line: line breaks and other control characters escaped, cut to about
+    ``limit`` characters (a field path or a value quoted from a file may hold anything)."""
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 class ScenarioError(SselabError):
-    """One mistake (``file:line: field: message``), or several: then :attr:`errors` lists each
-    and the message has one line per mistake."""
+    """One mistake (``file:line: field: message``, always on one line), or several: then
+    :attr:`errors` lists each and the message has one line per mistake."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
                  field: str | None = None) -> None:
+        message = one_line(message)
+        field = one_line(field, 120) if field is not None else None
+        file = one_line(file, 1000) if file is not None else None
         self.file, self.line, self.field, self.reason = file, line, field, message
         self.errors: list[ScenarioError] = [self]
         where = file or "<scenario>"

@@ -12,6 +12,8 @@ Fixtures
                             buffering reverse proxy (stopped after the test)
 ``sselab_check``            runs ``sselab check``'s battery against your endpoint, using
                             ``sselab_simulator``: ``report = sselab_check(url, only=[...])``
+``sselab_cassette``         records a real provider's answers once and replays them byte for
+                            byte (``--sselab-record-mode``; ``sselab.record.pytest_cassette``)
 
 Marker
 ------
@@ -44,6 +46,8 @@ import pytest
 
 from .api import Simulator, SimulatorThread
 from .errors import ConfigError
+from .record.pytest_cassette import MARKER as CASSETTE_MARKER
+from .record.pytest_cassette import pytest_addoption, sselab_cassette  # noqa: F401 (registered)
 
 try:
     import pytest_asyncio
@@ -58,6 +62,7 @@ MARKER = ("sselab(scenario=None, scenarios=(), max_stall=None): configure sselab
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
+    config.addinivalue_line("markers", CASSETTE_MARKER)
 
 
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:

@@ -19,7 +19,8 @@ request header is forwarded upstream. A body the app cannot use gets HTTP 400 an
     X-Answer-Id: ans_...
     (chunked: no Content-Length, no Content-Encoding)
 
-and a stream of events, each ``event:`` + one ``data:`` line of JSON + a blank line::
+and a stream of events, each ``event:`` + ``id: ANSWER_ID:N`` (N from 0, the ``start`` event)
++ one ``data:`` line of JSON + a blank line::
 
     event: start      data: {"answer_id": "ans_...", "model": "..."}          first, at once
     event: token      data: {"text": "..."}                                   0..n times
@@ -31,9 +32,13 @@ and a stream of events, each ``event:`` + one ``data:`` line of JSON + a blank l
 ``error.kind`` is one of ``upstream_error`` (the provider's own mid-stream error event),
 ``upstream_http`` (the provider answered an HTTP error; ``status`` says which),
 ``upstream_disconnected`` (the provider's stream broke or ended early), ``upstream_unreachable``,
-``upstream_protocol`` (data the app cannot read), ``timeout`` (no data for the idle timeout) or
-``internal`` (a bug in the app).
-A stream that ends without ``done`` or ``error`` was cut in transit: the client should say so.
+``upstream_protocol`` (data the app cannot read), ``timeout`` (no data for the idle timeout),
+``stopped`` (stopped while the browser was away) or ``internal`` (a bug in the app).
+A stream that ends without ``done`` or ``error`` was cut in transit: the client resumes it by
+sending the same request again with ``Last-Event-ID: ANSWER_ID:N`` (the last id it has); the
+app answers the events after N, then the rest live, or 404 when it has no such answer. The
+provider call waits ``REFERENCE_RESUME_GRACE`` seconds for a dropped browser to come back;
+``POST /api/answers/{id}/stop`` stops it at once.
 Tokens already sent stay valid after an ``error``. ``GET /api/answers/{id}`` returns the stored
 answer: ``state`` (``streaming``, ``completed``, ``stopped``, ``failed``), ``text`` (partial
 when stopped or failed), ``finish_reason``, ``error``.

@@ -14,24 +14,24 @@ swallow_errors          an upstream error ends the stream as if it had completed
 no_idle_timeout         a stalled upstream holds the stream open forever
 naive_utf8              each network read is decoded on its own: a UTF-8 character cut
                         between two reads becomes U+FFFD replacement characters
-unbounded_readahead     the upstream is read as fast as it sends into an unbounded queue,
-                        however slowly the browser reads (no back-pressure)
+unbounded_readahead     the upstream is read as fast as it sends, however slowly the
+                        browser reads: the answer grows in memory (no back-pressure)
 no_headers              the streaming headers (Cache-Control: no-cache, no-transform and
                         X-Accel-Buffering: no) are left out, so a buffering or compressing
                         proxy holds the stream back
+no_resume               Last-Event-ID is ignored and a dropped browser stops the answer at
+                        once: a reconnect starts the answer again (its text repeats, the
+                        provider is paid twice)
 ======================  ===================================================================
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
-import aiohttp
-
 FLAG_NAMES = ("no_abort", "buffered", "swallow_errors", "no_idle_timeout", "naive_utf8",
-              "unbounded_readahead", "no_headers")
+              "unbounded_readahead", "no_headers", "no_resume")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class Flags:
     naive_utf8: bool = False
     unbounded_readahead: bool = False
     no_headers: bool = False
+    no_resume: bool = False
 
     @classmethod
     def parse(cls, value: Flags | str | Iterable[str] | None) -> Flags:
@@ -67,28 +68,3 @@ class Flags:
 def naive_decode(chunk: bytes) -> bytes:
     """naive_utf8: decode this read alone (a cut character turns into U+FFFD)."""
     return chunk.decode("utf-8", "replace").encode()
-
-
-class ReadAhead:
-    """unbounded_readahead: a task drains the upstream into a queue with no limit."""
-
-    def __init__(self, resp: aiohttp.ClientResponse) -> None:
-        self._queue: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
-        self._task = asyncio.ensure_future(self._pump(resp))
-
-    async def _pump(self, resp: aiohttp.ClientResponse) -> None:
-        try:
-            while chunk := await resp.content.readany():
-                self._queue.put_nowait(chunk)
-            self._queue.put_nowait(b"")
-        except Exception as exc:  # handed to the reader, in order
-            self._queue.put_nowait(exc)
-
-    async def read(self) -> bytes:
-        item = await self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def close(self) -> None:
-        self._task.cancel()

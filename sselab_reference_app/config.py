@@ -12,6 +12,13 @@ REFERENCE_IDLE_TIMEOUT          seconds without upstream data before   10
                                 the answer fails (0: never)
 REFERENCE_KEEPALIVE_INTERVAL    seconds of browser silence before a    5
                                 ``: keep-alive`` comment
+REFERENCE_RESUME_GRACE          seconds the provider call waits for a  1
+                                dropped browser to reconnect (0: stop
+                                at once; Stop always stops at once)
+REFERENCE_UPSTREAM_API          ``chat`` (Chat Completions) or         chat
+                                ``responses`` (Responses background
+                                mode: the app resumes a broken
+                                provider stream)
 REFERENCE_BROKEN                broken flags, comma-separated (for     none
                                 sselab's own tests, never copy)
 ==============================  =====================================  ======================
@@ -27,6 +34,7 @@ from .broken import Flags
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8787/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
+UPSTREAM_APIS = ("chat", "responses")
 
 
 class ConfigError(ValueError):
@@ -41,6 +49,8 @@ class Config:
     idle_timeout: float | None = 10.0  # None: never time out
     keepalive_interval: float = 5.0
     connect_timeout: float = 10.0
+    resume_grace: float = 1.0
+    upstream_api: str = "chat"  # "chat" | "responses"
     flags: Flags = field(default_factory=Flags)
 
 
@@ -58,6 +68,7 @@ def _seconds(name: str, value: float | str, *, allow_zero: bool) -> float:
 def make_config(*, upstream_base_url: str | None = None, api_key: str | None = None,
                 model: str | None = None, idle_timeout: float | None = None,
                 keepalive_interval: float | None = None, connect_timeout: float | None = None,
+                resume_grace: float | None = None, upstream_api: str | None = None,
                 flags: Flags | str | Iterable[str] | None = None,
                 env: Mapping[str, str] | None = None) -> Config:
     """A :class:`Config` from explicit values (None: ask the environment, then the default)."""
@@ -70,6 +81,11 @@ def make_config(*, upstream_base_url: str | None = None, api_key: str | None = N
     idle_s = _seconds("idle_timeout (REFERENCE_IDLE_TIMEOUT)", idle, allow_zero=True)
     keepalive = (keepalive_interval if keepalive_interval is not None
                  else env.get("REFERENCE_KEEPALIVE_INTERVAL", 5.0))
+    grace = resume_grace if resume_grace is not None else env.get("REFERENCE_RESUME_GRACE", 1.0)
+    api = upstream_api or env.get("REFERENCE_UPSTREAM_API") or "chat"
+    if api not in UPSTREAM_APIS:
+        raise ConfigError(f"upstream_api (REFERENCE_UPSTREAM_API) must be one of "
+                          f"{', '.join(UPSTREAM_APIS)}, got {api!r}")
     try:
         parsed_flags = Flags.parse(flags if flags is not None else env.get("REFERENCE_BROKEN"))
     except ValueError as exc:
@@ -83,5 +99,7 @@ def make_config(*, upstream_base_url: str | None = None, api_key: str | None = N
                                     keepalive, allow_zero=False),
         connect_timeout=_seconds("connect_timeout", 10.0 if connect_timeout is None
                                  else connect_timeout, allow_zero=False),
+        resume_grace=_seconds("resume_grace (REFERENCE_RESUME_GRACE)", grace, allow_zero=True),
+        upstream_api=api,
         flags=parsed_flags,
     )

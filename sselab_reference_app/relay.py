@@ -1,15 +1,21 @@
-"""One answer, from the upstream to the browser: the heart of the reference app.
+"""One answer, from the provider to the browser: the heart of the reference app.
 
-:func:`relay` sends ``start``, then one ``token`` event per upstream text delta as soon as it is
-parsed, then exactly one of ``done`` or ``error``; the answer in the store follows along and
-ends ``completed``, ``failed`` or ``stopped``. The rules it follows:
+Two halves, joined by the :class:`~sselab_reference_app.store.Answer` (see ``live.py``):
 
-- read the upstream only as fast as the browser takes the events: each read is written (and
-  the writer drains when its buffer fills) before the next read, so a slow browser slows the
-  upstream down instead of filling memory;
-- when the browser goes away the handler is cancelled (the server runs with
-  ``handler_cancellation=True``) and the upstream response is closed in a ``finally`` at once,
-  so the provider sees the disconnect and stops generating;
+- :func:`generate` (a task of its own) reads the provider's stream into the answer and leaves
+  it finished in every case: ``completed``, ``failed`` (an upstream error or stall) or
+  ``stopped`` (Stop, or the browser gone for longer than the resume grace);
+- :func:`deliver` (the browser's request) sends the answer's events after the last one the
+  browser has: at once what is there, then each as it comes, then exactly one of ``done`` or
+  ``error``. Every event carries ``id: ANSWER_ID:N`` (0 the ``start`` event, then one per
+  token, then the end), which the browser sends back as ``Last-Event-ID`` to resume.
+
+The rules it follows:
+
+- the provider is read only as fast as a browser takes the events (``live.MAX_LEAD_TOKENS``):
+  a slow browser slows the provider down instead of filling memory;
+- when the last browser connection goes away the provider call is closed after the resume
+  grace, at once on Stop, so the provider sees the disconnect and stops generating;
 - an upstream that sends no data event for ``idle_timeout`` seconds (its own keep-alive comments
   do not count) is closed and reported as a ``timeout`` error;
 - while waiting, a ``: keep-alive`` comment goes to the browser whenever nothing was written for
@@ -22,18 +28,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from .broken import Flags, ReadAhead, naive_decode
+from .broken import naive_decode
+from .config import Config
+from .live import LiveAnswer
 from .sse import SSEParser, comment, frame
 from .store import Answer
-from .upstream import UpstreamError, interpret, open_stream
+from .upstream import Delta, UpstreamError, interpret, open_stream
+from .upstream_responses import responses_deltas
 
-T = TypeVar("T")
 log = logging.getLogger("sselab_reference_app")
 
 STREAM_HEADERS = {
@@ -43,27 +51,23 @@ STREAM_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",  # nginx (and proxies that copy it): pass each chunk on at once
 }
+INTERNAL = {"message": "The app failed while answering.", "kind": "internal"}
+STOPPED = {"message": "The answer was stopped.", "kind": "stopped"}
 
 
 class ClientGone(Exception):
     """A write to the browser failed: it has gone away."""
 
 
-class IdleTimeout(Exception):
-    pass
-
-
 class Downstream:
     """The only place that writes to the browser."""
 
     def __init__(self, request: web.Request, headers: Mapping[str, str], *,
-                 buffered: bool = False, ignore_disconnect: bool = False) -> None:
+                 buffered: bool = False) -> None:
         self.request = request
         self.response = web.StreamResponse(headers=headers)
         self.last_write = asyncio.get_running_loop().time()
         self._held: list[bytes] | None = [] if buffered else None  # broken flag `buffered`
-        self._ignore_disconnect = ignore_disconnect  # broken flag `no_abort`
-        self._gone = False
 
     async def send(self, data: bytes) -> None:
         self.last_write = asyncio.get_running_loop().time()
@@ -76,12 +80,9 @@ class Downstream:
         if self._held is not None:
             data, self._held = b"".join(self._held), None
             await self._write(data)
-        if not self._gone:
-            await self._guard(self.response.write_eof())
+        await self._guard(self.response.write_eof())
 
     async def _write(self, data: bytes) -> None:
-        if self._gone:
-            return
         if not self.response.prepared:
             await self._guard(self.response.prepare(self.request))
         await self._guard(self.response.write(data))
@@ -90,143 +91,157 @@ class Downstream:
         try:
             await aw
         except ConnectionError:
-            self._gone = True
-            if not self._ignore_disconnect:
-                raise ClientGone() from None
+            raise ClientGone() from None
 
 
-class Watchdog:
-    """Awaits upstream steps, sending keep-alives meanwhile and enforcing the idle timeout."""
+# --- the browser's side ---------------------------------------------------------------------
+def event_frames(answer: Answer, first: int) -> list[bytes]:
+    """The answer's events from number ``first`` on, as far as they exist now."""
+    def ident(n: int) -> str:
+        return f"{answer.id}:{n}"
 
-    def __init__(self, out: Downstream, idle_timeout: float | None,
-                 keepalive_interval: float) -> None:
-        self.out, self.idle_timeout, self.keepalive = out, idle_timeout, keepalive_interval
-        self.loop = asyncio.get_running_loop()
-        self.last_progress = self.loop.time()
-
-    def progress(self) -> None:
-        self.last_progress = self.loop.time()
-
-    async def wait(self, aw: Awaitable[T]) -> T:
-        task = asyncio.ensure_future(aw)
-        returned = False
-        try:
-            while True:
-                wake = self.out.last_write + self.keepalive
-                if self.idle_timeout:
-                    wake = min(wake, self.last_progress + self.idle_timeout)
-                done, _ = await asyncio.wait((task,), timeout=max(0.0, wake - self.loop.time()))
-                if done:
-                    returned = True
-                    return task.result()
-                now = self.loop.time()
-                if self.idle_timeout and now >= self.last_progress + self.idle_timeout:
-                    raise IdleTimeout()
-                if now >= self.out.last_write + self.keepalive:
-                    await self.out.send(comment("keep-alive"))
-        finally:
-            if not returned:  # cancelled, timed out or the browser left: drop the step
-                task.cancel()
-                task.add_done_callback(_close_result)
+    out: list[bytes] = []
+    if first <= 0:
+        out.append(frame("start", {"answer_id": answer.id, "model": answer.model}, ident(0)))
+    for n in range(max(first, 1), answer.tokens + 1):
+        out.append(frame("token", {"text": answer.part(n - 1)}, ident(n)))
+    end = answer.tokens + 1
+    if answer.done and first <= end:
+        if answer.state == "completed":
+            out.append(frame("done", {"finish_reason": answer.finish_reason,
+                                      "answer_id": answer.id}, ident(end)))
+        else:
+            error = answer.error if answer.state == "failed" and answer.error else STOPPED
+            out.append(frame("error", {**error, "answer_id": answer.id}, ident(end)))
+    return out
 
 
-def _close_result(task: asyncio.Future[Any]) -> None:
-    """A dropped step that finished anyway may hold an open response: close it."""
-    if not task.cancelled() and task.exception() is None:
-        close: Callable[[], Any] | None = getattr(task.result(), "close", None)
-        if close is not None:
-            close()
-
-
-async def relay(session: aiohttp.ClientSession, answer: Answer, out: Downstream, *,
-                base_url: str, api_key: str, idle_timeout: float | None,
-                keepalive_interval: float, flags: Flags,
-                extra_headers: Mapping[str, str] | None = None) -> None:
-    """Stream ``answer`` to ``out``; leaves ``answer`` finished in every case."""
-    watch = Watchdog(out, None if flags.no_idle_timeout else idle_timeout, keepalive_interval)
+async def deliver(live: LiveAnswer, out: Downstream, *, after: int,
+                  keepalive_interval: float) -> None:
+    """Send ``live``'s events after number ``after`` to ``out`` until the answer's end."""
+    answer = live.answer
+    loop = asyncio.get_running_loop()
+    sent = after  # the last event number the browser has
+    chars = sum(len(answer.part(i)) for i in range(min(max(after, 0), answer.tokens)))
+    live.attach()
     try:
-        await out.send(frame("start", {"answer_id": answer.id, "model": answer.model}))
+        while True:
+            seen = live.changed.version
+            frames = event_frames(answer, sent + 1)
+            if frames:
+                tokens_before = max(sent, 0)
+                await out.send(b"".join(frames))
+                sent += len(frames)
+                tokens = min(sent, answer.tokens)
+                chars += sum(len(answer.part(i)) for i in range(tokens_before, tokens))
+                live.took(tokens, chars)
+            if answer.done and sent > answer.tokens:
+                await out.close()
+                return
+            wait = out.last_write + keepalive_interval - loop.time()
+            if wait <= 0:
+                await out.send(comment("keep-alive"))
+                continue
+            await live.changed.wait(seen, wait)
+    finally:
+        live.detach()
+
+
+# --- the provider's side --------------------------------------------------------------------
+async def generate(session: aiohttp.ClientSession, live: LiveAnswer, *, config: Config,
+                   extra_headers: Mapping[str, str] | None = None) -> None:
+    """Read the provider's answer into ``live.answer``; it ends finished in every case."""
+    answer, flags = live.answer, config.flags
+    try:
         try:
-            finish_reason = await _stream(session, answer, out, watch, flags, base_url, api_key,
-                                          extra_headers or {})
+            reason = await _produce(session, live, config, dict(extra_headers or {}))
         except UpstreamError as err:
             if not flags.swallow_errors:
                 answer.finish("failed", error=err.payload())
-                await out.send(frame("error", {**err.payload(), "answer_id": answer.id}))
-                await out.close()
                 return
-            finish_reason = "stop"  # broken flag `swallow_errors`: pretend all went well
-        answer.finish("completed", finish_reason=finish_reason)
-        await out.send(frame("done", {"finish_reason": finish_reason, "answer_id": answer.id}))
-        await out.close()
-    except (asyncio.CancelledError, ClientGone):
+            reason = "stop"  # broken flag `swallow_errors`: pretend all went well
+        answer.finish("completed", finish_reason=reason)
+    except asyncio.CancelledError:
         answer.finish("stopped")
         raise
     except Exception:  # a bug: say so in the stream rather than leave the browser hanging
         log.exception("answer %s failed", answer.id)
-        error = {"message": "The app failed while answering.", "kind": "internal"}
-        answer.finish("failed", error=error)
-        with contextlib.suppress(Exception):
-            await out.send(frame("error", {**error, "answer_id": answer.id}))
-            await out.close()
+        answer.finish("failed", error=INTERNAL)
+    finally:
+        live.changed.notify()
 
 
-async def _stream(session: aiohttp.ClientSession, answer: Answer, out: Downstream,
-                  watch: Watchdog, flags: Flags, base_url: str, api_key: str,
-                  extra_headers: Mapping[str, str]) -> str:
-    """Open the upstream and relay its tokens; returns the finish reason. The upstream response
-    is closed on every way out (released for reuse only after a clean end)."""
-    resp: aiohttp.ClientResponse | None = None
-    readahead: ReadAhead | None = None
+async def _produce(session: aiohttp.ClientSession, live: LiveAnswer, config: Config,
+                   extra_headers: dict[str, str]) -> str:
+    """Append the provider's text deltas to the answer; returns the finish reason."""
+    flags = config.flags
+    idle = None if flags.no_idle_timeout else config.idle_timeout
+    if config.upstream_api == "responses":
+        source = responses_deltas(session, live.answer, config, extra_headers)
+    else:
+        source = chat_deltas(session, live.answer, config, extra_headers)
+    reason: str | None = None
+    try:
+        while True:
+            await live.room()
+            try:
+                delta = await _next(source, idle)
+            except StopAsyncIteration:
+                if reason is not None:  # finished, only the [DONE] line is missing
+                    return reason
+                raise UpstreamError("upstream_disconnected", "The model provider ended the "
+                                    "stream before the answer finished.") from None
+            except asyncio.TimeoutError:
+                raise UpstreamError("timeout", f"The model sent nothing for {idle:g} s, so the "
+                                    "answer was cut off.") from None
+            if live.stopping:
+                raise asyncio.CancelledError()
+            if delta.text:
+                live.answer.append(delta.text)
+                live.changed.notify()
+            reason = delta.finish_reason or reason
+            if delta.done:
+                return reason or "stop"
+    finally:
+        await source.aclose()
+
+
+async def _next(source: AsyncIterator[Delta], timeout: float | None) -> Delta:
+    """The next delta, or TimeoutError after ``timeout`` seconds. (asyncio.wait rather than
+    wait_for, which before Python 3.12 can swallow a cancel that comes as the step ends.)"""
+    step = asyncio.ensure_future(anext(source))
+    try:
+        done, _ = await asyncio.wait((step,), timeout=timeout)
+    finally:
+        if not step.done():  # timed out, or this task was cancelled: drop the step
+            step.cancel()
+            with contextlib.suppress(BaseException):
+                await step
+    if not done:
+        raise asyncio.TimeoutError()
+    return step.result()
+
+
+async def chat_deltas(session: aiohttp.ClientSession, answer: Answer, config: Config,
+                      extra_headers: dict[str, str]) -> AsyncIterator[Delta]:
+    """The Chat Completions stream as deltas (one per data event, text or not)."""
+    resp = await open_stream(session, config.upstream_base_url, config.api_key, answer.model,
+                             answer.messages, extra_headers)
     clean = False
     try:
-        resp = await watch.wait(open_stream(session, base_url, api_key, answer.model,
-                                            answer.messages, extra_headers))
-        watch.progress()
-        read = resp.content.readany
-        if flags.unbounded_readahead:
-            readahead = ReadAhead(resp)
-            read = readahead.read
-        reason = await _pump(read, answer, out, watch, flags)
-        clean = True
-        return reason
-    except IdleTimeout:
-        raise UpstreamError("timeout", f"The model sent nothing for {watch.idle_timeout:g} s, so "
-                                       "the answer was cut off.") from None
+        parser = SSEParser()
+        while chunk := await resp.content.readany():
+            if config.flags.naive_utf8:
+                chunk = naive_decode(chunk)
+            for event in parser.feed(chunk):
+                delta = interpret(event)
+                clean = delta.done
+                yield delta
+                if clean:
+                    return
     except aiohttp.ClientError:
         raise UpstreamError("upstream_disconnected", "The connection to the model provider "
                             "broke before the answer finished.") from None
-    finally:
-        if readahead is not None:
-            readahead.close()
-        if resp is not None:
-            resp.release() if clean else resp.close()
+    finally:  # released for reuse only after a clean end
+        resp.release() if clean else resp.close()
 
-
-async def _pump(read: Callable[[], Awaitable[bytes]], answer: Answer, out: Downstream,
-                watch: Watchdog, flags: Flags) -> str:
-    parser = SSEParser()
-    finish_reason: str | None = None
-    while True:
-        chunk = await watch.wait(read())
-        if not chunk:  # end of body
-            if finish_reason is not None:  # finished, only the [DONE] line is missing
-                return finish_reason
-            raise UpstreamError("upstream_disconnected", "The model provider ended the stream "
-                                "before the answer finished.")
-        if flags.naive_utf8:
-            chunk = naive_decode(chunk)
-        frames: list[bytes] = []
-        try:
-            for event in parser.feed(chunk):
-                delta = interpret(event)
-                watch.progress()
-                if delta.text:
-                    answer.append(delta.text)
-                    frames.append(frame("token", {"text": delta.text}))
-                finish_reason = delta.finish_reason or finish_reason
-                if delta.done:
-                    return finish_reason or "stop"
-        finally:  # whatever was parsed goes out, also before an error
-            if frames:
-                await out.send(b"".join(frames))

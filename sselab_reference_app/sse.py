@@ -82,12 +82,14 @@ class SSEParser:
         return None
 
 
-def frame(event: str, payload: dict[str, Any]) -> bytes:
-    """One event for the browser: ``event: NAME`` and one ``data:`` line of compact JSON.
+def frame(event: str, payload: dict[str, Any], id: str | None = None) -> bytes:
+    """One event for the browser: ``event: NAME``, an optional ``id: ID`` (what the browser
+    sends back as ``Last-Event-ID`` to resume) and one ``data:`` line of compact JSON.
 
     JSON escapes line breaks inside strings, so the data is always a single line."""
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {event}\ndata: {data}\n\n".encode()
+    head = f"event: {event}\n" + (f"id: {id}\n" if id is not None else "")
+    return f"{head}data: {data}\n\n".encode()
 
 
 def comment(text: str = "keep-alive") -> bytes:

@@ -29,6 +29,7 @@ class Answer:
     created_at: float = field(default_factory=time.time)
     ended_at: float | None = None
     tokens: int = 0
+    chars: int = 0
     _parts: list[str] = field(default_factory=list)
 
     @property
@@ -43,6 +44,11 @@ class Answer:
         if not self.done:
             self._parts.append(text)
             self.tokens += 1
+            self.chars += len(text)
+
+    def part(self, i: int) -> str:
+        """The ``i``-th token's text (from 0)."""
+        return self._parts[i]
 
     def finish(self, state: str, *, finish_reason: str | None = None,
                error: dict[str, Any] | None = None) -> None:

@@ -64,7 +64,7 @@ async def open_stream(session: aiohttp.ClientSession, base_url: str, api_key: st
                             f"Could not reach the model provider ({exc.os_error}).") from None
     if resp.status != 200:
         try:
-            raise await _http_error(resp)
+            raise await http_error(resp)
         finally:
             resp.close()
     if resp.content_type != "text/event-stream":
@@ -74,7 +74,7 @@ async def open_stream(session: aiohttp.ClientSession, base_url: str, api_key: st
     return resp
 
 
-async def _http_error(resp: aiohttp.ClientResponse) -> UpstreamError:
+async def http_error(resp: aiohttp.ClientResponse) -> UpstreamError:
     detail = ""
     try:
         raw = await resp.content.read(MAX_ERROR_BODY)

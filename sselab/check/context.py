@@ -86,6 +86,7 @@ class CheckContext:
         self.sim, self.target, self.settings = sim, target, settings
         self.name, self.title = name, title
         self.started = time.monotonic()
+        self.asked = False  # named with --only (an opt-in check then runs whatever it finds)
 
     # -- scenarios -----------------------------------------------------------------------------
     def scenario(self, spec: Mapping[str, Any]) -> Expected:
@@ -108,9 +109,12 @@ class CheckContext:
 
     # -- the client ----------------------------------------------------------------------------
     async def open(self, *, rcvbuf: int | None = None, read_size: int = 65536,
-                   read_delay: float = 0.0) -> Stream:
-        """Start one request to the endpoint; read it in the background."""
-        stream = Stream(self.target.request(), Extractor(self.target.extract), rcvbuf=rcvbuf,
+                   read_delay: float = 0.0, headers: list[tuple[str, str]] = ()) -> Stream:
+        """Start one request to the endpoint (with extra ``headers``); read it in the
+        background."""
+        request = self.target.request()
+        request.headers = [*request.headers, *headers]
+        stream = Stream(request, Extractor(self.target.extract), rcvbuf=rcvbuf,
                         read_size=read_size, read_delay=read_delay,
                         connect_timeout=self.settings.connect_timeout)
         return await stream.start()

@@ -62,6 +62,7 @@ class Extractor:
     _comments: int = 0
     _framed: NdjsonReader | EventStreamReader | None = None
     _head: bytes = b""  # the first bytes, while too few to tell an event stream
+    last_id: str | None = None  # SSE: the last event id seen (what Last-Event-ID would send)
 
     def feed(self, data: bytes, content_type: str = "") -> list[Piece]:
         if not self._decided:
@@ -77,7 +78,10 @@ class Extractor:
         if self._sse is None:
             return self._plain(data)
         before = self._sse.comments
-        out = [p for ev in self._sse.feed(data) if (p := self._event(ev)) is not None]
+        events = self._sse.feed(data)
+        if events:
+            self.last_id = events[-1].id
+        out = [p for ev in events if (p := self._event(ev)) is not None]
         out += [Piece(keepalive=True)] * (self._sse.comments - before)
         return out
 

@@ -59,6 +59,7 @@ class Trace:
     shape: str | None = None  # what the extractor recognised
     local_port: int | None = None  # this client's socket
     remote_port: int | None = None
+    last_event_id: str | None = None  # SSE: the id of the last complete event
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -390,5 +391,6 @@ class Stream:
             if p.keepalive:
                 trace.keepalives += 1
         trace.text += arrival.text
+        trace.last_event_id = self.extractor.last_id
         trace.arrivals.append(arrival)
         self._changed.set()

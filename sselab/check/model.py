@@ -10,37 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..timeline.model import Lane, Marker, Span, Timeline
+
 VERDICTS = ("pass", "warn", "skip", "fail", "error")
 FAILING = frozenset({"fail", "error"})
-
-
-@dataclass
-class Lane:
-    """One row of a timeline: when bytes were written (upstream) or arrived (client)."""
-
-    label: str
-    side: str  # "upstream" (what the simulator wrote) | "client" (what sselab's client read)
-    points: list[tuple[float, int]] = field(default_factory=list)  # (s since t0, bytes)
-    count: int | None = None  # writes/reads before thinning (points may be time bins)
-
-
-@dataclass
-class Marker:
-    at: float  # seconds since the timeline's t0
-    label: str
-    kind: str = "info"  # info | disconnect | upstream-end | error | timeout
-
-
-@dataclass
-class Timeline:
-    title: str
-    lanes: list[Lane] = field(default_factory=list)
-    markers: list[Marker] = field(default_factory=list)
-
-    @property
-    def span(self) -> float:
-        ends = [t for lane in self.lanes for t, _ in lane.points] + [m.at for m in self.markers]
-        return max(ends, default=0.0)
+__all__ = ["VERDICTS", "FAILING", "CheckResult", "Lane", "Marker", "Report", "Span", "Timeline"]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from . import timeline_svg
+from ..timeline import svg as timeline_svg
 from .model import CheckResult, Report
 
 STYLE = """

@@ -88,6 +88,7 @@ async def run_checks(target: Target, sim: SimulatorLike, *, only: Iterable[str] 
                      progress: Progress | None = None) -> Report:
     """Run the selected checks against ``target`` whose app uses ``sim`` as its provider."""
     settings = settings or Settings()
+    only = list(only) if only else None
     selected = select(only, skip)
     report = Report(target.endpoint, sim.base_url, started_at=time.time(),
                     settings=settings.to_json())
@@ -103,7 +104,8 @@ async def run_checks(target: Target, sim: SimulatorLike, *, only: Iterable[str] 
                 continue
             if progress:
                 progress("start", chk, None)
-            result = await _run_one(chk, sim, target, settings)
+            result = await _run_one(chk, sim, target, settings,
+                                    asked=only is not None and chk.name in only)
             report.results.append(result)
             if progress:
                 progress("done", chk, result)
@@ -119,8 +121,9 @@ def _hard_limit(settings: Settings) -> float:
 
 
 async def _run_one(chk: Check, sim: SimulatorLike, target: Target,
-                   settings: Settings) -> CheckResult:
+                   settings: Settings, asked: bool = False) -> CheckResult:
     ctx = CheckContext(sim, target, settings, chk.name, chk.title)
+    ctx.asked = asked
     try:
         return await asyncio.wait_for(chk.run(ctx), _hard_limit(settings))
     except NoUpstream as exc:

@@ -58,6 +58,7 @@ class Settings:
     slow_stream_bytes: int = 24 * 1024 * 1024  # slow consumer: size of the upstream answer
     http_error_bound: float = 5.0  # upstream errors: s for the endpoint to answer
     concurrency: int = 4  # concurrency: parallel streams
+    resume_delay: float = 0.3  # resume: s between the cut and the reconnect
     connect_timeout: float = 5.0
     preflight_timeout: float = 10.0  # s for the first, short answer to complete
 

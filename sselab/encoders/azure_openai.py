@@ -25,10 +25,11 @@ Keep-alives while stalled are SSE comments: Azure sends none while a model is si
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..script.events import HttpError, Script
+from ._params import check_chat
 from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .openai_chat import OPENAI_CHAT, openai_error, openai_headers
 from .sse_frame import sse
@@ -112,12 +113,15 @@ def azure_error(err: HttpError, req: RequestInfo) -> tuple[dict[str, Any], dict[
 
 
 def inspect_azure(body: dict[str, Any], path_params: Mapping[str, str],
-                  query: Mapping[str, str]) -> Inspection:
-    """The deployment (deployments path) or ``model`` (v1 path) and ``stream``."""
+                  query: Mapping[str, str],
+                  check: Callable[[Mapping[str, Any]], None] = check_chat) -> Inspection:
+    """The deployment (deployments path) or ``model`` (v1 path) and ``stream``; wrongly typed
+    parameters are OpenAI's 400 (``check``: Chat Completions' by default)."""
     deployment = path_params.get("deployment")
     if deployment is not None and not query.get("api-version"):
         raise ValueError("api-version: missing; Azure needs ?api-version=... on the "
                          "/openai/deployments/ path")
+    check(body)
     model = deployment or body.get("model")
     return Inspection(model=model if isinstance(model, str) else None,
                       stream=body.get("stream") is True)

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..script.events import Script
+from ._params import check_responses
 from .azure_openai import azure_error, azure_headers, inspect_azure
 from .base import Inspection, Item, RequestInfo, WireFormat, register
 from .openai_responses import OPENAI_RESPONSES
@@ -23,7 +24,7 @@ def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
 
 def _inspect(body: dict[str, Any], path_params: Mapping[str, str],
              query: Mapping[str, str]) -> Inspection:
-    return inspect_azure(body, path_params, query)
+    return inspect_azure(body, path_params, query, check_responses)
 
 
 FORMAT = register(WireFormat(

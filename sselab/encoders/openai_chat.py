@@ -47,6 +47,7 @@ from ..script.events import (
     ToolCallStart,
 )
 from ._common import json_str, usage_counts
+from ._params import check_chat
 from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .sse_frame import dumps, sse, sse_json
 
@@ -97,13 +98,22 @@ def openai_error(err: HttpError, req: RequestInfo) -> tuple[dict[str, Any], dict
             "x-ratelimit-reset-requests": reset, "x-ratelimit-limit-tokens": "200000",
             "x-ratelimit-remaining-tokens": "200000", "x-ratelimit-reset-tokens": "0s",
         })
-    return {"error": error_object(err.message, err.kind)}, headers
+    obj = error_object(err.message, err.kind)
+    if err.param is not None or err.code is not None:
+        obj.update(param=err.param, code=err.code)
+    return {"error": obj}, headers
 
 
 def inspect_body(body: dict[str, Any], path_params: Mapping[str, str],
                  query: Mapping[str, str]) -> Inspection:
-    """``model`` and ``stream`` (default false, as in the API) from a JSON body; anything that is
-    not a string model or a literal ``true`` reads as absent/false."""
+    """``model`` and ``stream`` (default false, as in the API) from a JSON body; a wrongly typed
+    ``model``, ``stream`` or ``messages`` is the API's 400 (:class:`~._params.InvalidParam`)."""
+    check_chat(body)
+    return inspection(body)
+
+
+def inspection(body: dict[str, Any]) -> Inspection:
+    """``model`` and ``stream`` of a body whose types were checked (null reads as absent)."""
     model = body.get("model")
     return Inspection(model=model if isinstance(model, str) else None,
                       stream=body.get("stream") is True)

@@ -26,6 +26,13 @@ does not use), with each error kind's ``error.type``, then ``response.failed`` (
 failed``, ``error: {code, message}``) and ends. The openai SDK raises ``APIError`` on the
 ``error`` event (its stream raises on a top-level ``error`` key).
 
+Background mode (``background: true``): the response object says ``background: true``, and a
+streamed one opens with ``response.created`` and ``response.queued`` (``status: queued``), then
+``response.in_progress`` when the first output is due (the SDK's stream helper needs
+``response.created`` first). The simulator keeps such a response generating whether or not a
+client is attached; retrieving, resuming and cancelling it are served by
+``sselab.server.resume_responses``.
+
 Deliberate differences: ``model`` echoes the requested name; ids are seeded from
 ``Script.seed`` and the request id; ``response.failed`` lists only the items finished so far;
 ``output_text`` parts carry no annotations or logprobs; a ``Malformed`` frame is framed as an
@@ -34,7 +41,7 @@ Deliberate differences: ``model`` echoes the requested name; ids are seeded from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,12 +58,13 @@ from ..script.events import (
     ToolCallStart,
 )
 from ._common import json_str, usage_counts
-from .base import Frame, Item, RequestInfo, WireFormat, register
+from ._params import check_responses
+from .base import Frame, Inspection, Item, RequestInfo, WireFormat, register
 from .openai_chat import (
     DEFAULT_MODEL,
     ERROR_TYPES,
     Padding,
-    inspect_body,
+    inspection,
     openai_error,
     openai_headers,
     seeded,
@@ -133,6 +141,7 @@ class Events:
         self.obfuscate = not (isinstance(opts, dict) and opts.get("include_obfuscation") is False)
         self.padding = Padding(rng)
         self.seq = 0
+        self.background = req.body.get("background") is True
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_{self.stem}{self.rng.getrandbits(104):026x}"
@@ -142,13 +151,13 @@ class Events:
         body = self.req.body
         resp: dict[str, Any] = {
             "id": self.id, "object": "response", "created_at": self.req.created,
-            "status": status, "background": False,
+            "status": status, "background": self.background,
             "completed_at": self.req.created + int(at) if status == "completed" else None,
             "error": None}
         for key, default in _ECHO:
             resp[key] = body.get(key, default)
         resp.update(model=self.req.model or DEFAULT_MODEL, output=output, usage=usage, **extra)
-        if status != "in_progress":
+        if status not in ("in_progress", "queued"):
             resp["service_tier"] = "default"
         return resp
 
@@ -217,8 +226,16 @@ class Events:
 
 def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
     ev_ = Events(script, req)
-    for type_ in ("response.created", "response.in_progress"):
-        yield Frame(0.0, ev_.event(type_, response=ev_.response("in_progress", [])))
+    if ev_.background:  # queued until the model starts: its first event, or the first token
+        start = next((t.at for t in script.events if not isinstance(t.event, CONTROL_EVENTS)),
+                     0.0)
+        for type_ in ("response.created", "response.queued"):
+            yield Frame(0.0, ev_.event(type_, response=ev_.response("queued", [])))
+        yield Frame(start, ev_.event("response.in_progress",
+                                     response=ev_.response("in_progress", [])))
+    else:
+        for type_ in ("response.created", "response.in_progress"):
+            yield Frame(0.0, ev_.event(type_, response=ev_.response("in_progress", [])))
     items: list[_OutputItem] = []
     done: dict[int, dict[str, Any]] = {}  # output_index -> finished item
     current: _OutputItem | None = None  # the open message or reasoning item
@@ -325,6 +342,14 @@ def _complete(script: Script, req: RequestInfo) -> dict[str, Any]:
     if incomplete:
         resp["incomplete_details"] = {"reason": incomplete}
     return resp
+
+
+def inspect_body(body: dict[str, Any], path_params: Mapping[str, str],
+                 query: Mapping[str, str]) -> Inspection:
+    """``model`` and ``stream``; a wrongly typed ``model``, ``stream`` or ``input`` is the
+    API's 400."""
+    check_responses(body)
+    return inspection(body)
 
 
 OPENAI_RESPONSES = register(WireFormat(

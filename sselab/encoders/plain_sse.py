@@ -14,7 +14,13 @@ Every event has a name and a one-line JSON ``data``::
 
 ``finish_reason`` is ``stop``, ``length`` or ``tool_calls``; ``kind`` is one of sselab's
 neutral error kinds (``overloaded``, ``server_error``, ``rate_limit``, ``invalid_request``, ...).
-``arguments`` is the JSON text the model produced (parse it yourself). Keep-alives are SSE
+``arguments`` is the JSON text the model produced (parse it yourself).
+
+Event ids (on for ``GET /sse``, else with the scenario's ``resume.event_ids``): each event
+carries ``id: STREAM:N``, ``STREAM`` the start event's ``id`` and ``N`` counting events from 0,
+the start event; the scenario's ``resume.retry_ms`` puts ``retry: N`` on the start event. A
+request with ``Last-Event-ID: STREAM:N`` resumes that stream after event ``N``
+(``sselab.server.resume_routes``). Keep-alives are SSE
 comments (``: keep-alive``), which ``EventSource`` ignores. A ``Malformed`` fault is an
 ``event: token`` whose data is broken JSON. ``script.terminate == False`` omits ``done``.
 
@@ -81,9 +87,35 @@ def _usage(script: Script) -> dict[str, int]:
     return {"input_tokens": input_tokens, "output_tokens": output_tokens}
 
 
+def event_ids(script: Script, req: RequestInfo) -> bool:
+    """Whether this stream's events carry ids: the scenario's ``resume.event_ids``, else on for
+    ``GET`` (EventSource, which resumes by itself) and off for ``POST``."""
+    return script.event_ids if script.event_ids is not None else req.method == "GET"
+
+
 def _stream(script: Script, req: RequestInfo) -> Iterator[Item]:
-    yield Frame(0.0, sse_json({"id": stream_id(script, req), "model": req.model},
-                              event="start"))
+    sid = stream_id(script, req)
+    frames = _frames(script, req, sid)
+    if not event_ids(script, req):
+        yield from frames
+        return
+    # `id: STREAM:N` after the event line of each event (N counts from 0, the start event), so
+    # that Last-Event-ID names the stream and the last event the client has whole
+    prefix = f"id: {sid}:".encode()
+    n = 0
+    for item in frames:
+        if isinstance(item, Frame):
+            head, sep, rest = item.data.partition(b"\n")
+            item = Frame(item.at, head + sep + prefix + str(n).encode() + b"\n" + rest)
+            n += 1
+        yield item
+
+
+def _frames(script: Script, req: RequestInfo, sid: str) -> Iterator[Item]:
+    start = sse_json({"id": sid, "model": req.model}, event="start")
+    if script.retry_ms is not None:  # before the data line: `retry: N` (EventSource's delay)
+        start = start.replace(b"\ndata:", f"\nretry: {script.retry_ms}\ndata:".encode(), 1)
+    yield Frame(0.0, start)
     calls: dict[int, list[str]] = {}  # ToolCallStart.index -> [call id, name, arguments]
     for timed in script.events:
         ev, at = timed.event, timed.at
@@ -152,4 +184,4 @@ FORMAT = register(WireFormat(
     error=_error,
 ))
 
-__all__ = ["FORMAT", "stream_id"]
+__all__ = ["FORMAT", "event_ids", "stream_id"]

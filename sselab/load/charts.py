@@ -7,7 +7,7 @@ import math
 from html import escape
 from typing import Any
 
-from ..check.timeline_svg import COLORS, WIDTH, _fmt, _step
+from ..timeline.svg import COLORS, WIDTH, _fmt, _step
 from .hist import Hist
 
 HEIGHT = 190

@@ -71,12 +71,22 @@ class UpstreamProcess:
             return json.loads(resp.read())
 
     def reset(self) -> None:
-        req = urllib.request.Request(self.base_url + "/_sselab/reset", data=b"", method="POST")
+        req = urllib.request.Request(self.base_url + "/_sselab/reset", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             resp.read()
 
     def records(self) -> list[dict[str, Any]]:
-        return list(self._get("/_sselab/requests?writes=0", 30.0)["requests"])
+        """Every record the simulator holds, page by page (the listing is paginated)."""
+        out: list[dict[str, Any]] = []
+        path = "/_sselab/requests?writes=0&limit=1000"
+        for _ in range(10_000):  # bounded: one page each
+            page = self._get(path, 30.0)
+            out.extend(page["requests"])
+            if not page.get("next") or not page["requests"]:
+                break
+            path = f"/_sselab/requests?writes=0&limit=1000&since={page['next']}"
+        return out
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

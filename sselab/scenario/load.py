@@ -8,49 +8,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from ..errors import ScenarioError
-from .schema import Response, Scenario, Timing, Tokenize, UsageSpec
-from .validate import BAD, Where, build, convert
+from .generated import check_arguments, check_faker, check_tokens
+from .limits import MAX_FAULTS, MAX_FILE_BYTES, budget_for
+from .parse import parse_yaml
+from .schema import Response, ResumeSpec, Scenario, Timing, Tokenize, UsageSpec
+from .validate import BAD, Where, build, convert, label, short
 
 if TYPE_CHECKING:
     from ..script.build import Plan
 
-_TOP_KEYS = ("name", "description", "response", "tokenize", "timing", "usage", "faults")
-
-
-def _lines(node: yaml.Node, path: str, out: dict[str, int]) -> None:
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            sub = f"{path}.{key.value}" if path else str(key.value)
-            out[sub] = key.start_mark.line + 1
-            _lines(value, sub, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            _lines(value, f"{path}[{i}]", out)
-
-
-def parse_yaml(text: str, file: str | None = None) -> tuple[Any, Where]:
-    """Parse YAML text, keeping the line of every field path for error messages."""
-    where = Where(file)
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise ScenarioError(f"not valid YAML: {exc.problem or exc}", file=file, line=line) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"not valid YAML: {exc}", file=file) from None
-    if node is not None:
-        _lines(node, "", where.lines)
-    return data, where
+_TOP_KEYS = ("name", "description", "response", "tokenize", "timing", "usage", "faults",
+             "resume", "recording")
 
 
 def from_data(data: Any, where: Where, default_name: str | None = None) -> Scenario:
@@ -68,22 +37,28 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
                               "response, ...)")
     for key in data:
         if key not in _TOP_KEYS:
-            where.add(where.error(str(key), f"unknown key {key!r} (allowed: "
+            where.add(where.error(label(key), f"unknown key {short(key)} (allowed: "
                                             f"{', '.join(_TOP_KEYS)})"))
     name = data.get("name", default_name)
     if not isinstance(name, str) or not name.strip():
         where.add(where.error("name", "a scenario needs a name (a non-empty string)"))
         name = BAD
-    elif any(c.isspace() for c in name):
-        where.add(where.error("name", f"must not contain spaces; got {name!r}"))
+    elif any(c.isspace() or not c.isprintable() for c in name):
+        where.add(where.error("name", f"must not contain spaces or control characters; got "
+                                      f"{short(name)}"))
     description = where.attempt(convert, str, data.get("description", ""), where, "description")
     response = where.attempt(_response, data, where)
+    recording = where.attempt(_recording, data, response, where)
     timing = where.attempt(_timing, data.get("timing", {}), where)
     usage = where.attempt(build, UsageSpec, data.get("usage", {}), where, "usage")
     tokenize = where.attempt(convert, Tokenize, data.get("tokenize", "words"), where, "tokenize")
+    resume = where.attempt(_resume, data.get("resume", {}), where)
     raw_faults = data.get("faults", [])
     if not isinstance(raw_faults, list):
         where.add(where.error("faults", "expected a list of faults"))
+        raw_faults = []
+    if len(raw_faults) > MAX_FAULTS:
+        where.add(where.error("faults", f"more than {MAX_FAULTS} faults ({len(raw_faults)})"))
         raw_faults = []
     registry = fault_registry()
     faults = []
@@ -94,17 +69,20 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
             continue
         cls = registry.get(raw["type"]) if isinstance(raw["type"], str) else None
         if cls is None:
-            where.add(where.error(f"{path}.type", f"unknown fault type {raw['type']!r} (known: "
-                                                  f"{', '.join(sorted(registry))})"))
+            where.add(where.error(f"{path}.type", f"unknown fault type {short(raw['type'])} "
+                                                  f"(known: {', '.join(sorted(registry))})"))
             continue
         fault = where.attempt(build, cls, {k: v for k, v in raw.items() if k != "type"}, where,
                               path)
         if fault is not BAD:
             faults.append((path, fault))
-    if any(v is BAD for v in (name, description, response, timing, usage, tokenize)):
+    if any(v is BAD for v in (name, description, response, timing, usage, tokenize, resume,
+                              recording)):
         where.raise_if_any()  # fault positions need a good scenario to be planned
     scenario = Scenario(name=name, description=description, response=response,
-                        tokenize=tokenize, timing=timing, usage=usage, source=where.file)
+                        tokenize=tokenize, timing=timing, usage=usage, resume=resume,
+                        source=where.file, recording=recording)
+    check_tokens(scenario, where)  # raises before planning a script too long to plan quickly
     planned = plan(scenario)
     token_count = planned.token_count
     for path, fault in faults:
@@ -116,15 +94,34 @@ def from_data(data: Any, where: Where, default_name: str | None = None) -> Scena
 
 def _response(data: Mapping[str, Any], where: Where) -> Response:
     if "response" not in data:
+        if "recording" in data:  # a recording answers with what it recorded
+            return Response()
         raise where.error("", "missing required key 'response'")
     response = build(Response, data["response"], where, "response")
-    sources = [k for k in ("text", "faker", "json") if getattr(response, k) is not None]
+    sources = [k for k in ("text", "faker", "json", "recording")
+               if getattr(response, k) is not None]
     if len(sources) > 1:
-        raise where.error("response", f"give at most one of text, faker, json; got "
+        raise where.error("response", f"give at most one of text, faker, json, recording; got "
                                       f"{' and '.join(sources)}")
     if not sources and not response.tool_calls:
-        raise where.error("response", "give one of text, faker, json, or tool_calls")
+        raise where.error("response", "give one of text, faker, json, recording, or tool_calls")
+    if response.faker is not None:
+        check_faker(response.faker, where, "response.faker")
+    check_arguments(response, where)
     return response
+
+
+def _resume(data: Any, where: Where) -> ResumeSpec:
+    resume = build(ResumeSpec, data, where, "resume")
+    if resume.retry_ms is not None and resume.retry_ms < 0:
+        raise where.error("resume.retry_ms", f"must be 0 or more; got {resume.retry_ms}")
+    return resume
+
+
+def _recording(data: Mapping[str, Any], response: Any, where: Where) -> Any:
+    from ..record.schema import recording_of  # the recording: section lives with sselab.record
+
+    return recording_of(data, response, where)
 
 
 def _timing(data: Any, where: Where) -> Timing:
@@ -162,9 +159,24 @@ def load_text(text: str, file: str | None = None, default_name: str | None = Non
 def load_file(path: str | Path) -> Scenario:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        if path.exists() and not path.is_file():  # a FIFO or a device: blocks, or never ends
+            raise ScenarioError("not a regular file", file=str(path))
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+            budget = budget_for(data[:65_536].decode("utf-8", "replace"))
+            if len(data) > MAX_FILE_BYTES and budget.file_bytes > MAX_FILE_BYTES:
+                data += f.read(budget.file_bytes + 1 - len(data))  # a recording: read on
+        if len(data) > budget.file_bytes:
+            raise ScenarioError(f"larger than {budget.file_bytes:,} bytes (the limit for "
+                                f"{budget.what})", file=str(path))
+    except OSError as exc:
         raise ScenarioError(f"cannot read: {exc}", file=str(path)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(f"not UTF-8: byte 0x{data[exc.start]:02x} ({exc.reason})",
+                            file=str(path), line=line) from None
     return load_text(text, str(path), default_name=path.stem)
 
 

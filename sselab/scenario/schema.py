@@ -14,6 +14,7 @@ A scenario file is YAML::
     tokenize: words                     # words | chars | approx4
     timing: {ttft_ms: 200, token_ms: 30, jitter_ms: 5, seed: 1, burst: {size: 5, pause_ms: 200}}
     usage: {input_tokens: 12}
+    resume: {event_ids: true, retry_ms: 500}  # plain SSE ids for Last-Event-ID
     faults:
       - {type: error_event, at_token: 40, kind: overloaded}
 
@@ -43,16 +44,19 @@ class FakerText:
     """Deterministic generated text: same seed, same text (for a given Faker version)."""
 
     seed: int = doc("Faker seed: the same seed gives the same text", default=0)
-    sentences: int | None = doc("number of sentences", default=None)
-    paragraphs: int | None = doc("number of paragraphs", default=None)
-    words: int | None = doc("number of words", default=None)
-    locale: str = doc("Faker locale, e.g. `de_DE`", default="en_US")
+    sentences: int | None = doc("number of sentences, 1 to 20,000 (default 3 when no count is "
+                                "given)", default=None)
+    paragraphs: int | None = doc("number of paragraphs, 1 to 5,000", default=None)
+    words: int | None = doc("number of words, 1 to 200,000 (give at most one of sentences, "
+                            "paragraphs, words)", default=None)
+    locale: str = doc("Faker locale, one the installed Faker has, e.g. `de_DE`",
+                      default="en_US")
 
 
 @dataclass(frozen=True)
 class ToolCallSpec:
     name: str = doc("the tool's name")
-    arguments: Any = doc("a mapping (sent as JSON) or a JSON string", default_factory=dict)
+    arguments: Any = doc("a mapping (sent as JSON) or a string of JSON", default_factory=dict)
     id: str | None = doc("the call id (default: derived from the scenario)", default=None)
 
 
@@ -67,6 +71,9 @@ class Response:
                                "reasoning)", default=None)
     finish_reason: FinishReason | None = doc("the finish reason (default: derived from the "
                                              "answer)", default=None)
+    recording: str | None = doc("answer with a recording instead (its name in this directory, "
+                                "or a path): faults and every wire format apply to it",
+                                default=None)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,17 @@ class UsageSpec:
 
 
 @dataclass(frozen=True)
+class ResumeSpec:
+    """How a stream can be picked up again after a dropped connection (see Resumable streams)."""
+
+    event_ids: bool | None = doc("plain SSE events carry `id: STREAM:N`, so a client can resume "
+                                 "with `Last-Event-ID`", shown_default="on for `GET /sse`, off "
+                                 "for `POST /sse`", default=None)
+    retry_ms: int | None = doc("plain SSE: the first event carries `retry: N`, the delay "
+                               "before EventSource reconnects", default=None)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str = doc("the scenario's name", shown_default="the file name without `.yaml`")
     description: str = doc("one line shown by `sselab scenarios`", shown_default="empty")
@@ -101,4 +119,8 @@ class Scenario:
     timing: Timing = doc("when each token is sent", default_factory=Timing)
     usage: UsageSpec = doc("the usage figures reported", default_factory=UsageSpec)
     faults: tuple[Any, ...] = doc("what goes wrong, in order (see Faults)", default=())
+    resume: ResumeSpec = doc("resumable streams: event ids and the reconnect delay",
+                             default_factory=ResumeSpec)
     source: str | None = field(default=None, metadata={"internal": True})  # file it came from
+    # a recorded exchange (sselab.record.schema.Recording): its own or the one response names
+    recording: Any = field(default=None, compare=False, metadata={"internal": True})

@@ -10,6 +10,9 @@ callers skip what depends on the bad value without reporting it twice.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import functools
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -17,6 +20,7 @@ from dataclasses import MISSING
 from typing import Any, Literal, TypeVar, Union
 
 from ..errors import ScenarioError
+from .limits import MAX_DEPTH, MAX_ERRORS, MAX_NUMBER
 
 T = TypeVar("T")
 
@@ -55,6 +59,10 @@ class Where:
             return BAD
 
     def raise_if_any(self) -> None:
+        if len(self.errors) > MAX_ERRORS:
+            more = len(self.errors) - MAX_ERRORS
+            self.errors[MAX_ERRORS:] = [ScenarioError(f"{more} more mistakes not shown",
+                                                      file=self.file)]
         if self.errors:
             raise ScenarioError.several(self.errors)
 
@@ -75,19 +83,46 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+def label(key: Any) -> str:
+    """A key as it reads in a field path (``faults[0].5``), whatever its type."""
+    return key if isinstance(key, str) else short(key)
+
+
+def short(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (a key or a type may be anything)."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + "..."
+    if isinstance(value, (str, bool, float)) or value is None:
+        return repr(value)
+    if isinstance(value, int) and abs(value) < 10**limit:
+        return repr(value)
+    return f"({_describe(value)})"
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"
+    if isinstance(value, int):
+        return f"the number {value!r}" if abs(value) < 10**40 else "a very large number"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "the number .nan"
+        return f"the number {value!r}" if math.isfinite(value) else \
+            f"the number {'-' if value < 0 else ''}.inf"
     if isinstance(value, str):
         return f"the string {value!r}" if len(value) < 40 else "a string"
     if isinstance(value, Mapping):
         return "a mapping"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "a list"
+    if isinstance(value, datetime.date):
+        return "a date (quote it to make it a string)"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data (!!binary)"
+    if isinstance(value, (set, frozenset)):
+        return "a set (!!set)"
     return type(value).__name__
 
 
@@ -101,23 +136,39 @@ def _utf8(value: str, where: Where, path: str) -> str:
     return value
 
 
-def _check_strings(value: Any, where: Where, path: str) -> None:
-    """Free-form values (tool arguments, JSON output) must be sendable as UTF-8 too."""
+def _finite(value: float, where: Where, path: str) -> None:
+    if not math.isfinite(value):
+        raise where.error(path, f"expected a finite number, got {_describe(value)}")
+
+
+def _check_json(value: Any, where: Where, path: str, depth: int = 0) -> None:
+    """Free-form values (tool arguments, JSON output) must be JSON, sendable as UTF-8."""
+    if depth > MAX_DEPTH:
+        raise where.error(path, f"nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, str):
         _utf8(value, where, path)
+    elif value is None or isinstance(value, (bool, int)):
+        pass
+    elif isinstance(value, float):
+        _finite(value, where, path)
     elif isinstance(value, Mapping):
         for k, v in value.items():
-            _check_strings(k, where, path)
-            _check_strings(v, where, _join(path, str(k)))
-    elif isinstance(value, list):
+            if not isinstance(k, str):
+                raise where.error(_join(path, label(k)), f"a JSON key must be a string; got "
+                                                       f"{_describe(k)} (quote it)")
+            _utf8(k, where, path)
+            _check_json(v, where, _join(path, k), depth + 1)
+    elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            _check_strings(v, where, _join(path, i))
+            _check_json(v, where, _join(path, i), depth + 1)
+    else:
+        raise where.error(path, f"not a JSON value: {_describe(value)}")
 
 
 def convert(tp: Any, value: Any, where: Where, path: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
-        _check_strings(value, where, path)
+        _check_json(value, where, path)
         return value
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
@@ -149,10 +200,14 @@ def convert(tp: Any, value: Any, where: Where, path: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise where.error(path, f"expected a whole number, got {_describe(value)}")
+        _in_range(value, where, path)
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise where.error(path, f"expected a number, got {_describe(value)}")
+        if isinstance(value, float):
+            _finite(value, where, path)
+        _in_range(value, where, path)
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -161,18 +216,31 @@ def convert(tp: Any, value: Any, where: Where, path: str) -> Any:
     raise TypeError(f"unsupported field type {tp!r} at {path}")  # a bug in sselab, not in input
 
 
+def _in_range(value: float, where: Where, path: str) -> None:
+    if abs(value) > MAX_NUMBER:
+        raise where.error(path, f"must be between -{MAX_NUMBER:,} and {MAX_NUMBER:,}; got "
+                                f"{_describe(value)}")
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """Type hints and init fields of a dataclass (resolving hints is most of a build's time)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    return typing.get_type_hints(cls), fields
+
+
 def build(cls: type[T], data: Any, where: Where, path: str = "",
           skip: tuple[str, ...] = ()) -> T:
     """Build dataclass ``cls`` from mapping ``data``, strictly."""
     if not isinstance(data, Mapping):
         raise where.error(path, f"expected a mapping, got {_describe(data)}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name not in skip}
+    hints, all_fields = _fields(cls)
+    fields = {n: f for n, f in all_fields.items() if n not in skip}
     failed = False
     for key in data:
         if key not in fields:
-            where.add(where.error(_join(path, str(key)),
-                                  f"unknown key {key!r} (allowed: {', '.join(fields)})"))
+            where.add(where.error(_join(path, label(key)),
+                                  f"unknown key {short(key)} (allowed: {', '.join(fields)})"))
             failed = True
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():

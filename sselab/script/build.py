@@ -143,6 +143,10 @@ class Plan:
 
 def plan(scenario: Scenario) -> Plan:
     """The unfaulted plan: tokens with due times, tool calls, usage and finish."""
+    if scenario.recording is not None:  # a recorded answer, decoded (sselab.record.decode)
+        from ..record.decode import recorded_plan
+
+        return recorded_plan(scenario, strict=scenario.response.recording is not None)
     r = scenario.response
     rng = random.Random(f"{scenario.name}:{scenario.timing.seed}")
     pieces: list[Event] = [ThinkingDelta(t) for t in tokenize(r.thinking or "", scenario.tokenize)]
@@ -184,6 +188,10 @@ def compile_scenario(scenario: Scenario) -> Script:
     p = plan(scenario)
     for fault in ordered_faults(scenario.faults, p):
         fault.apply(p)
+    if scenario.recording is not None:
+        from ..record.decode import recorded_script
+
+        return recorded_script(scenario, p)
     r = scenario.response
     text = answer_text(scenario) if p.text is None else p.text
     calls = []
@@ -207,6 +215,8 @@ def compile_scenario(scenario: Scenario) -> Script:
         terminate=p.terminate,
         http_error=p.http_error,
         seed=scenario.timing.seed,
+        event_ids=scenario.resume.event_ids,
+        retry_ms=scenario.resume.retry_ms,
     )
 
 

@@ -98,6 +98,15 @@ class Reset:
 
 
 @dataclass(frozen=True, slots=True)
+class Drop:
+    """The connection breaks (RST, or FIN when ``reset`` is false) but the stream lives on: a
+    resumable stream goes on generating and a client may resume it (``drop`` with
+    ``resumable: true``). Where a stream cannot be resumed it is a plain Reset or Close."""
+
+    reset: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class CorruptNext:
     """Marks where the ``corrupt_frame`` fault damages the next frame (its last byte flipped):
     encoders pass it through like any control event and the fault's shape stage consumes it."""
@@ -107,9 +116,9 @@ ContentEvent = (
     TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | Usage | Finish
     | ErrorEvent | Malformed
 )
-ControlEvent = Stall | Close | Reset | CorruptNext
+ControlEvent = Stall | Close | Reset | Drop | CorruptNext
 Event = ContentEvent | ControlEvent
-CONTROL_EVENTS = (Stall, Close, Reset, CorruptNext)
+CONTROL_EVENTS = (Stall, Close, Reset, Drop, CorruptNext)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +135,8 @@ class HttpError:
     message: str
     kind: str
     retry_after: float | None = None
+    param: str | None = None  # the request field at fault, where the provider names it
+    code: str | None = None  # the provider's own error code, when it is not the kind's
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +161,8 @@ class Script:
     terminate: bool = True  # send the format's terminator ([DONE], message_stop, ...)
     http_error: HttpError | None = None
     seed: int = 0  # for ids and anything else an encoder makes up
+    event_ids: bool | None = None  # plain SSE: events carry ids (None: the route's default)
+    retry_ms: int | None = None  # plain SSE: the first event carries ``retry:``
 
     def content(self) -> list[Timed]:
         return [t for t in self.events if not isinstance(t.event, CONTROL_EVENTS)]

@@ -75,7 +75,7 @@ def add_routes(app: web.Application, key: web.AppKey[Any]) -> None:
         st = state(request)
         try:
             name = (await request.json())["scenario"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return web.json_response({"error": 'send {"scenario": NAME}'}, status=400)
         if name not in st.scenarios:
             return web.json_response({"error": f"unknown scenario {name!r}", "available":

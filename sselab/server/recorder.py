@@ -26,7 +26,7 @@ from .sizes import format_size
 from .writes_view import Writes
 
 OUTCOMES = ("in_progress", "completed", "client_disconnected", "fault_closed", "fault_reset",
-            "error_event", "http_error", "server_shutdown", "rejected")
+            "error_event", "http_error", "server_shutdown", "rejected", "cancelled")
 _KNOWN = frozenset(OUTCOMES)
 
 DEFAULT_BUDGET = 256 * 2**20
@@ -70,6 +70,8 @@ class RequestRecord:
     writes_dropped: int = 0  # writes counted in the totals whose detail was not kept
     detail: bool = True  # False once the budget took this record's per-write detail
     on_finish: Callable[[RequestRecord], None] | None = field(default=None, repr=False)
+    resumes: str | None = None  # the request whose stream this one resumes, retrieves or cancels
+    replayed_events: int = 0  # events this request sent again from the stored stream
     # the writes, one column each: monotonic time, bytes, seconds draining, seconds late
     _at: array = field(default_factory=lambda: array("d"), repr=False, compare=False)
     _nbytes: array = field(default_factory=lambda: array("q"), repr=False, compare=False)
@@ -164,6 +166,7 @@ class RequestRecord:
             "bytes_written": self.bytes_written, "write_count": self.write_count,
             "drain_wait_ms": round(self.drain_wait * 1000, 3),
             "blocked_since": wall(self.blocked_since), "writes_dropped": self.writes_dropped,
+            "resumes": self.resumes, "replayed_events": self.replayed_events,
         }
 
     def writes_json(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
@@ -218,6 +221,24 @@ class Recorder:
         self._logged_at: float | None = None
         # the loop thread records while another thread (SimulatorThread's caller) may reset
         self._lock = threading.RLock()
+        self._subscribers: list[Callable[[str, RequestRecord | None], None]] = []
+
+    def subscribe(self, callback: Callable[[str, RequestRecord | None], None]
+                  ) -> Callable[[], None]:
+        """Call ``callback(event, record)`` on ``"new"`` and ``"finish"`` (and
+        ``callback("reset", None)``), synchronously on the loop thread: keep it quick. Returns
+        the function that unsubscribes it."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, event: str, rec: RequestRecord | None) -> None:
+        for callback in tuple(self._subscribers):
+            callback(event, rec)
 
     # -- recording --
     def new(self, method: str, path: str) -> RequestRecord:
@@ -230,6 +251,7 @@ class Recorder:
             self._live[rec.id] = rec
             self._account(rec)
             self._enforce()
+        self._notify("new", rec)
         return rec
 
     def reset(self) -> None:
@@ -244,6 +266,7 @@ class Recorder:
             self._dropped_records = self._dropped_writes = 0
             for r in live:
                 r._acct_dropped = r.writes_dropped  # noqa: SLF001
+        self._notify("reset", None)
 
     def _account(self, rec: RequestRecord) -> None:
         size = RECORD_BYTES + WRITE_BYTES * len(rec._at)  # noqa: SLF001
@@ -265,6 +288,7 @@ class Recorder:
             self._finished[rec.id] = rec
             self._account(rec)
             self._enforce()
+        self._notify("finish", rec)
 
     def _over(self) -> bool:
         return self._used > self.budget or (
@@ -385,10 +409,20 @@ class Recorder:
                     None)
 
 
+def escape(text: str) -> str:
+    """``text`` with control characters (newlines included) and backslashes escaped as in
+    ``repr``, so one log line cannot read as two."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(c if c.isprintable() and c != "\\" else repr(c)[1:-1] for c in text)
+
+
 def log_line(rec: RequestRecord) -> str:
-    """One line per finished request, for ``sselab serve``'s log."""
+    """One line per finished request, for ``sselab serve``'s log (control characters escaped:
+    a path with ``%0A`` cannot forge a second line)."""
     took = (rec.ended - rec.received) * 1000 if rec.ended is not None else 0.0
-    extra = f" ({rec.error})" if rec.error else ""
-    return (f"{rec.id} {rec.method} {rec.path} scenario={rec.scenario or '-'} "
+    extra = f" ({escape(rec.error)})" if rec.error else ""
+    return (f"{rec.id} {escape(rec.method)} {escape(rec.path)} "
+            f"scenario={escape(rec.scenario or '-')} "
             f"status={rec.status or '-'} {rec.outcome} {rec.bytes_written}B "
             f"{rec.write_count} writes {took:.0f}ms{extra}")

@@ -1,10 +1,11 @@
 """The only code that writes to a client socket: prepare, write-then-drain, EOF, FIN, RST.
 
-Every byte sselab sends to a client goes through :func:`send_stream` or :func:`send_body`, which
-also record each write (time, size, time spent waiting for a slow reader to drain) on the
-request's :class:`~sselab.server.recorder.RequestRecord`. Disconnects are noticed at once even
-while stalled: the server runs with aiohttp's ``handler_cancellation``, so a client that goes
-away cancels the handler, and ``finally`` records when.
+Every byte sselab sends to a client goes through :func:`send_stream`, :func:`send_body` or
+:func:`send_relay` (the recording proxy's), which also record each write (time, size, time
+spent waiting for a slow reader to drain) on the request's
+:class:`~sselab.server.recorder.RequestRecord`. Disconnects are noticed at once even while
+stalled: the server runs with aiohttp's ``handler_cancellation``, so a client that goes away
+cancels the handler, and ``finally`` records when.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
+from multidict import CIMultiDict
 
 from .. import clock
 from ..encoders.base import Frame, Item
-from ..script.events import Close, Reset, Stall
+from ..script.events import Close, Drop, Reset, Stall
 from .pacer import END, Pacer
 from .recorder import RequestRecord
+
+# A request may carry a future under this key (set by ``sselab.server.resume_routes``): when it
+# resolves, the stream ends cleanly after what was written (a cancelled background response).
+STOP_KEY = "sselab.stop"
 
 
 class _Ended(Exception):
@@ -79,21 +85,27 @@ async def send_stream(
     max_stall: float,
     pacer: Pacer,
     outcome: str = "completed",
+    status: int = 200,
+    headers_at: float = 0.0,
 ) -> web.StreamResponse:
     """Stream ``items`` (frames due at ``record.received + at``) and act on control events.
 
     Frames go out through the shared :class:`Pacer` (no task wake-up per token); this task only
-    wakes for what must be awaited: a slow reader, a stall, a close or reset, the end.
+    wakes for what must be awaited: a slow reader, a stall, a close or reset, the end. The status
+    line and headers go out at ``headers_at`` (a replayed recording's own time).
     """
-    resp = web.StreamResponse(status=200, headers=dict(headers))
+    resp = web.StreamResponse(status=status, headers=CIMultiDict(headers))
     t0 = record.received
     loop = asyncio.get_running_loop()
     stream = iter(items)
     pending: Item | None = None
+    stop: asyncio.Future[None] | None = request.get(STOP_KEY)
     try:
+        if headers_at > 0:
+            await clock.sleep_until(t0 + headers_at)
         writer = await resp.prepare(request)
         assert writer is not None
-        record.status = 200  # sent (a client gone before the headers gets no status)
+        record.status = status  # sent (a client gone before the headers gets no status)
         write_now = _fast_writer(request, writer, record)
 
         def ended() -> None:  # settle the record with the last write, not a loop turn later
@@ -103,6 +115,11 @@ async def send_stream(
             job = pacer.run(stream, t0, write_now, pending, on_end=ended)
             pending = None
             try:
+                if stop is not None:
+                    await asyncio.wait((job.future, stop), return_when=asyncio.FIRST_COMPLETED)
+                    if not job.future.done():
+                        outcome = "cancelled"
+                        break
                 reason, item = await job.future
             finally:
                 job.cancelled = True
@@ -123,10 +140,10 @@ async def send_stream(
                 if event.keepalive:
                     await _keepalives(writer, resp, record, keepalive, event.keepalive,
                                       due + event.seconds)
-            elif isinstance(event, (Close, Reset)):
+            elif isinstance(event, (Close, Reset, Drop)):
                 await clock.sleep_until(due)
                 await _flush(request)
-                if isinstance(event, Close):
+                if isinstance(event, Close) or (isinstance(event, Drop) and not event.reset):
                     if request.transport:
                         request.transport.close()
                     record.finish("fault_closed")
@@ -187,6 +204,86 @@ async def _keepalives(writer: AbstractStreamWriter, resp: web.StreamResponse, re
         await clock.sleep_until(tick)
         await _send(writer, resp, record, keepalive, loop, tick)
         tick += every
+
+
+RELAY_BUFFER = 1 << 20  # bytes a relayed answer may have queued for a slow client
+
+
+async def send_relay(
+    request: web.Request,
+    record: RequestRecord,
+    status: int,
+    headers: Mapping[str, str],
+    source: Any,
+    *,
+    framing: str,
+    content_length: int | None = None,
+) -> tuple[web.StreamResponse, str]:
+    """Relay an upstream's answer as it arrives (``sselab record``; ``source`` is a
+    :class:`sselab.record.upstream.Upstream`): each read is written the moment it is read, from
+    the source's ``data_received``; a slow reader pauses the source until it drains. A
+    ``chunked`` body is relayed with the upstream's own chunk framing; a body delimited by the
+    end of the connection is framed here. Returns how the source ended ("eof", "close",
+    "reset"; the connection ended the same way), with the response."""
+    resp = web.StreamResponse(status=status, headers=CIMultiDict(headers))
+    if content_length is not None:
+        resp.content_length = content_length
+    record.status = status
+    loop = asyncio.get_running_loop()
+    try:
+        writer = await resp.prepare(request)
+        assert writer is not None
+        raw = framing == "chunked" or not getattr(writer, "chunked", False)
+        if framing == "chunked":
+            writer.chunked = False  # type: ignore[attr-defined] # the upstream's framing is kept
+        transport, protocol = request.transport, request.protocol
+        if transport is not None:  # room for a few reads: the upstream is paused less often
+            transport.set_write_buffer_limits(high=RELAY_BUFFER)
+        paused = asyncio.Event()
+        wrote = record.wrote
+
+        def sink(data: bytes) -> bool:
+            if transport is None or transport.is_closing():
+                return True  # the client is gone: stop reading the upstream
+            t = loop.time()
+            transport.write(data if raw else b"%x\r\n%b\r\n" % (len(data), data))
+            wrote(t, len(data), 0.0, 0.0)
+            return bool(protocol.writing_paused)
+
+        source.attach(sink, paused.set)
+        while not source.done.done():
+            waiting = asyncio.ensure_future(paused.wait())
+            try:
+                await asyncio.wait([source.done, waiting], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+            if paused.is_set():  # a slow reader: wait for it, then read the upstream again
+                paused.clear()
+                record.blocked_since = start = loop.time()
+                await writer.drain()
+                record.blocked_since = None
+                record.drain_wait += loop.time() - start
+                source.resume()
+        how: str = source.done.result()
+        if how == "eof":
+            await resp.write_eof()
+            record.finish("http_error" if status >= 400 else "completed")
+            return resp, how
+        await _flush(request)
+        if how == "reset":
+            _reset(request)
+            record.finish("fault_reset")
+        else:
+            if request.transport:
+                request.transport.close()
+            record.finish("fault_closed")
+        return resp, how
+    except (ConnectionError, asyncio.CancelledError):
+        record.finish("client_disconnected")
+        raise
+    finally:
+        if not record.done:
+            record.finish("client_disconnected")
 
 
 async def send_body(

@@ -5,6 +5,11 @@ for a created or updated toxic, 204 for deletes and ``/reset``, 400/404/409 with
 ``{"error": ..., "status": ...}``, 500 when a listen address cannot be bound. Browser user agents
 get 403, as in Toxiproxy. Error bodies are sent as ``application/json`` (Toxiproxy labels them
 ``text/plain``).
+
+Beyond Toxiproxy: bound to loopback (the default), the API answers only requests whose ``Host``
+names this machine (``localhost``, an IP address, the bound host): a web page whose name was
+rebound to 127.0.0.1 gets 403 (DNS-rebinding protection, as for the simulator's control API).
+No answer carries CORS headers. A body nested deeper than Go's decoder allows is a 400.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..server.guard import ControlGuard, is_loopback
 from . import errors
 from .collection import ProxyCollection
 
@@ -22,6 +28,7 @@ log = logging.getLogger("sselab.toxiproxy")
 
 VERSION = "2.12.0-sselab"  # the Toxiproxy API version emulated
 COLLECTION: web.AppKey[ProxyCollection] = web.AppKey("toxiproxy_collection", ProxyCollection)
+HOSTS: web.AppKey[ControlGuard | None] = web.AppKey("toxiproxy_hosts")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -38,6 +45,11 @@ def _error(err: errors.ApiError) -> web.Response:
 async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.headers.get("User-Agent", "").startswith("Mozilla/"):
         return web.Response(text="User agent not allowed\n", status=403)
+    hosts = request.app[HOSTS]
+    if hosts is not None and not hosts.host_allowed(request.headers.get("Host")):
+        return _error(errors.ApiError(
+            f"Host {request.headers.get('Host')!r} not allowed: this API answers "
+            f"{', '.join(hosts.names())} or an IP address (DNS-rebinding protection)", 403))
     try:
         return await handler(request)
     except errors.ApiError as e:
@@ -50,7 +62,10 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def _body(request: web.Request) -> Any:
-    return errors.decode_body(await request.read())
+    try:
+        return errors.decode_body(await request.read())
+    except RecursionError:  # Go's decoder stops at depth 10,000 the same way
+        raise errors.bad_request_body("exceeded max depth") from None
 
 
 def _proxies(request: web.Request) -> ProxyCollection:
@@ -138,9 +153,12 @@ async def toxic_delete(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def make_app(collection: ProxyCollection | None = None) -> web.Application:
+def make_app(collection: ProxyCollection | None = None, *,
+             bound_host: str = "127.0.0.1") -> web.Application:
+    """The API; ``bound_host`` (where it listens) decides the Host check: loopback only."""
     app = web.Application(middlewares=[_middleware])
     app[COLLECTION] = collection if collection is not None else ProxyCollection()
+    app[HOSTS] = ControlGuard(bound_host) if is_loopback(bound_host) else None
     r = app.router
     r.add_post("/reset", reset)
     r.add_get("/proxies", proxy_index)

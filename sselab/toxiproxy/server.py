@@ -35,7 +35,7 @@ class ToxiproxyServer:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
-        runner = web.AppRunner(make_app(self.collection), access_log=None)
+        runner = web.AppRunner(make_app(self.collection, bound_host=self.host), access_log=None)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.port).start()

@@ -6,10 +6,15 @@
 //   (LF, CRLF or CR line endings; comments ignored);
 // - append each token as it arrives; text is pre-wrapped and a ``` code block is shown as
 //   code while it is still open;
-// - Stop aborts the fetch (AbortController): the server sees the disconnect and closes the
-//   provider call. The partial answer stays, marked as stopped; Regenerate asks again;
-// - an error event, or a stream that breaks or ends without `done`, keeps the partial answer
-//   and shows why;
+// - Stop aborts the fetch (AbortController) and tells the server (POST /api/answers/ID/stop),
+//   which closes the provider call at once. The partial answer stays, marked as stopped;
+//   Regenerate asks again;
+// - a connection that breaks, or ends without `done` or `error`, is resumed: the same request
+//   again with Last-Event-ID (the id of the last event we have), after 0.25, 0.5, 1, 2, 4 s,
+//   shown as "Reconnecting…"; an event we already have (its number in ANSWER:N at or below
+//   ours) is skipped, so no token is lost or shown twice. After 5 failed attempts in a row the
+//   answer is marked failed, its partial text kept;
+// - an error event keeps the partial answer and shows why;
 // - auto-scroll only when the reader is already at the bottom;
 // - screen readers get one polite announcement per answer, not one per token.
 "use strict";
@@ -25,8 +30,9 @@
     announcer: $("announcer"), model: $("model"), empty: $("empty"),
   };
 
-  const turns = []; // {prompt, text, state, view, answerId}
+  const turns = []; // {prompt, text, state, view, answerId, lastId, seq}
   let current = null; // {controller, turn} while an answer streams
+  const RETRY_DELAYS = [250, 500, 1000, 2000, 4000]; // ms before each reconnect, then give up
 
   // --- SSE -------------------------------------------------------------------------------
   function sseParser(onEvent) {
@@ -34,9 +40,10 @@
     let skipLF = false; // the previous piece ended in CR: a leading LF belongs to it
     let data = [];
     let type = "";
+    let lastId = ""; // the last event id, kept across events as the spec says
     function line(text) {
       if (text === "") {
-        if (data.length) onEvent(type || "message", data.join("\n"));
+        if (data.length) onEvent(type || "message", data.join("\n"), lastId);
         data = [];
         type = "";
       } else if (text[0] !== ":") {
@@ -46,6 +53,7 @@
         if (value[0] === " ") value = value.slice(1);
         if (name === "data") data.push(value);
         else if (name === "event") type = value;
+        else if (name === "id" && !value.includes("\0")) lastId = value;
       }
     }
     return function feed(text) {
@@ -187,6 +195,26 @@
     }
   }
 
+  function reconnecting(turn, attempt) {
+    const first = turn.view.dataset.state !== "reconnecting";
+    turn.view.dataset.state = "reconnecting";
+    const note = turn.view.querySelector(".note");
+    note.textContent = "Connection lost. Reconnecting…";
+    note.dataset.kind = "reconnecting";
+    note.hidden = false;
+    setStatus("Reconnecting… (attempt " + attempt + " of " + RETRY_DELAYS.length + ")",
+      "reconnecting");
+    if (first) announce("Connection lost. Reconnecting.");
+  }
+
+  function reconnected(turn) {
+    if (turn.view.dataset.state !== "reconnecting") return;
+    turn.view.dataset.state = "streaming";
+    turn.view.querySelector(".note").hidden = true;
+    setStatus("Generating…", "busy");
+    announce("Reconnected.");
+  }
+
   function failed(turn, message, kind) {
     if (end(turn, "failed", "⚠ " + message, kind)) {
       setStatus("Error: " + message, "error");
@@ -206,18 +234,62 @@
     return messages;
   }
 
+  function sleep(ms, signal) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+    });
+  }
+
   async function ask(turn) {
     const controller = new AbortController();
-    Object.assign(turn, { text: "", state: "streaming", answerId: null });
+    Object.assign(turn, { text: "", state: "streaming", answerId: null, lastId: null, seq: -1 });
     addAnswerView(turn);
     current = { controller, turn };
     setBusy(true);
     setStatus("Generating…", "busy");
     announce("Generating an answer.");
+    let failures = 0; // reconnects in a row that brought nothing new
+    try {
+      for (;;) {
+        const broken = await readOnce(turn, controller.signal);
+        if (!broken || turn.state !== "streaming") return;
+        if (broken.progressed) failures = 0;
+        if (!turn.lastId) { // nothing to resume from: the answer never started
+          failed(turn, broken.message, "connection");
+          return;
+        }
+        if (failures >= RETRY_DELAYS.length) {
+          failed(turn, "The connection was lost and could not be restored after " + failures +
+            " attempts.", "connection");
+          return;
+        }
+        reconnecting(turn, failures + 1);
+        await sleep(RETRY_DELAYS[failures], controller.signal);
+        failures += 1;
+        if (controller.signal.aborted) return; // Stop while waiting
+      }
+    } finally {
+      if (current && current.turn === turn) current = null;
+      setBusy(false);
+    }
+  }
+
+  // One request: the question, or (with turn.lastId) a resume. Returns null when the answer
+  // has ended (done, error, stopped), else {message, progressed} for a broken connection.
+  async function readOnce(turn, signal) {
     let ended = false;
-    const onEvent = (type, data) => {
+    let progressed = false;
+    const onEvent = (type, data, id) => {
+      const n = Number(id.slice(id.lastIndexOf(":") + 1));
+      if (id && Number.isInteger(n)) {
+        if (n <= turn.seq) return; // had it already: nothing twice
+        turn.seq = n;
+        turn.lastId = id;
+      }
       let payload;
       try { payload = JSON.parse(data); } catch { return; }
+      progressed = true;
       if (type === "start") {
         turn.answerId = payload.answer_id;
         turn.view.dataset.answerId = payload.answer_id;
@@ -233,18 +305,24 @@
     };
     const headers = { "Content-Type": "application/json", "Accept": "text/event-stream" };
     if (SCENARIO) headers["X-Sselab-Scenario"] = SCENARIO;
+    if (turn.lastId) headers["Last-Event-ID"] = turn.lastId;
     const body = { messages: history(turn) };
     if (MODEL) body.model = MODEL;
     try {
       const res = await fetch("/api/chat", {
-        method: "POST", headers, body: JSON.stringify(body), signal: controller.signal,
+        method: "POST", headers, body: JSON.stringify(body), signal,
       });
+      if (turn.lastId && res.status >= 500) {
+        return { message: "The server answered HTTP " + res.status + ".", progressed };
+      }
       if (!res.ok || !res.body) {
         let message = "The server answered HTTP " + res.status + ".";
         try { message = (await res.json()).error.message || message; } catch { /* not JSON */ }
         failed(turn, message, "http");
-        return;
+        return null;
       }
+      turn.answerId = turn.answerId || res.headers.get("X-Answer-Id");
+      reconnected(turn);
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
       const feed = sseParser(onEvent);
@@ -255,14 +333,15 @@
         if (turn.state === "streaming") render(turn);
       }
       feed(decoder.decode());
-      if (!ended) failed(turn, "The connection closed before the answer finished.", "connection");
+      return ended ? null
+        : { message: "The connection closed before the answer finished.", progressed };
     } catch (err) {
-      if (err && err.name === "AbortError") stopped(turn);
-      else failed(turn, "The connection was lost (" + (err && err.message || err) + ").",
-        "connection");
-    } finally {
-      if (current && current.turn === turn) current = null;
-      setBusy(false);
+      if (err && err.name === "AbortError") {
+        stopped(turn);
+        return null;
+      }
+      return { message: "The connection was lost (" + (err && err.message || err) + ").",
+        progressed };
     }
   }
 
@@ -287,8 +366,13 @@
 
   ui.stop.addEventListener("click", () => {
     if (!current) return;
-    stopped(current.turn); // show it at once; the aborted read ends the loop
-    current.controller.abort();
+    const { turn, controller } = current;
+    stopped(turn); // show it at once; the aborted read (or wait) ends the loop
+    controller.abort();
+    if (turn.answerId) { // also while reconnecting: there is no connection to drop then
+      fetch("/api/answers/" + encodeURIComponent(turn.answerId) + "/stop",
+        { method: "POST", keepalive: true }).catch(() => { /* the grace stops it anyway */ });
+    }
   });
 
   ui.regenerate.addEventListener("click", () => {

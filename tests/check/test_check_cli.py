@@ -42,7 +42,8 @@ def test_list() -> None:
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines()]
     assert names == ["headers", "progressive", "abort", "mid-stream-error", "stall",
-                     "split-chunks", "slow-consumer", "upstream-errors", "concurrency"]
+                     "split-chunks", "slow-consumer", "upstream-errors", "resume",
+                     "concurrency"]
 
 
 def test_the_sselab_group_has_the_command() -> None:
@@ -146,14 +147,14 @@ def test_full_run_against_the_reference_app(reference_app: tuple[str, int], tmp_
                     "--html", str(paths["html"]))
     assert result.exit_code == 0, result.output
     assert f"OPENAI_BASE_URL=http://127.0.0.1:{port}/v1" in result.output
-    assert "OK: 9 pass" in result.output
+    assert "OK: 10 pass" in result.output
     for name in ("headers", "progressive", "concurrency"):  # the live line, not a table too
         live = [ln for ln in result.output.splitlines() if ln[8:].startswith(f"{name} ")]
         assert len(live) == 1, name
     assert "VERDICT" not in result.output
     data = json.loads(paths["json"].read_text())
-    assert data["ok"] is True and len(data["checks"]) == 9
+    assert data["ok"] is True and len(data["checks"]) == 10
     assert data["duration"] < 60
     suite = next(iter(JUnitXml.fromfile(str(paths["xml"]))))
-    assert (suite.tests, suite.failures, suite.errors) == (9, 0, 0)
-    assert paths["html"].read_text().count("<svg") >= 9
+    assert (suite.tests, suite.failures, suite.errors) == (10, 0, 0)
+    assert paths["html"].read_text().count("<svg") >= 10

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from sselab.check import CheckResult, Lane, Marker, Report, Timeline, table, to_html, to_xml
 from sselab.check.context import _thin
-from sselab.check.timeline_svg import render
+from sselab.timeline import Span, render
 
 
 def timeline() -> Timeline:
@@ -92,3 +93,25 @@ def test_thinning_keeps_bytes_and_order() -> None:
     assert len(thin) <= 100
     assert sum(n for _, n in thin) == 40000
     assert [t for t, _ in thin] == sorted(t for t, _ in thin)
+
+
+def test_svg_draws_spans_and_keepalive_lanes() -> None:
+    tl = Timeline("stalled request", [
+        Lane("writes", "upstream", [(0.1 + i * 0.02, 40) for i in range(10)]),
+        Lane("keep-alives", "keepalive", [(1.3 + i, 3) for i in range(3)])],
+        [Marker(3.5, "client left", "disconnect")], [Span(0.3, 3.5, "stall", "stall")])
+    assert tl.span == 3.5
+    svg = render(tl)
+    assert '<g class="span stall">' in svg and "stall (3.2 s)" in svg
+    assert "3 keep-alives, 9 B" in svg and 'class="ticks keepalive"' in svg
+    band = re.search(r'<g class="span stall"><rect x="([\d.]+)" y="\d+" width="([\d.]+)"', svg)
+    assert band is not None
+    assert float(band.group(2)) > 500  # 3.2 s of a ~3.6 s axis on a 754 px plot
+
+
+def test_check_report_and_lab_share_one_drawing() -> None:
+    from sselab.check import report_html
+    from sselab.timeline import svg
+
+    assert report_html.timeline_svg is svg
+    assert not (Path(report_html.__file__).parent / "timeline_svg.py").exists()

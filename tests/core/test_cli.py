@@ -146,4 +146,4 @@ def test_serve_port_in_use_is_a_clear_error() -> None:
 
 def test_every_subsystem_command_is_plugged_in() -> None:
     assert set(main.commands) == {"serve", "scenarios", "toxiproxy", "proxy",
-                                  "buffering-report", "check", "demo"}
+                                  "buffering-report", "check", "demo", "load", "record"}

@@ -97,6 +97,10 @@ def test_wheel_ships_scenarios_and_every_module(installed: Path, tmp_path: Path)
                   if "__pycache__" not in p.parts}
         shipped = {p.relative_to(site_dir) for p in (site_dir / pkg).rglob("*.py")}
         assert wanted <= shipped, f"missing from the wheel: {sorted(wanted - shipped)}"
+    for data in ("sselab/lab/static", "sselab_reference_app/static"):  # the pages' files
+        wanted = {p.relative_to(ROOT) for p in (ROOT / data).iterdir()}
+        shipped = {p.relative_to(site_dir) for p in (site_dir / data).iterdir()}
+        assert wanted and wanted <= shipped, f"missing from the wheel: {sorted(wanted - shipped)}"
 
 
 @pytest.mark.parametrize("name", ["simulator", "reference_app"])

@@ -97,7 +97,7 @@ async def test_timeline_api(sim: Simulator) -> None:
         one = (await c.get(sim.url(f"/_sselab/requests/{listing[0]['id']}"))).json()
         missing = await c.get(sim.url("/_sselab/requests/req_999999"))
         names = (await c.get(sim.url("/_sselab/scenarios"))).json()
-        await c.post(sim.url("/_sselab/reset"))
+        await c.post(sim.url("/_sselab/reset"), json={})
         after = (await c.get(sim.url("/_sselab/requests"))).json()["requests"]
         nowhere = await c.post(sim.url("/v2/nothing"), json={})
     assert one["outcome"] == "completed" and one["write_count"] == len(one["writes"]) > 10

@@ -81,12 +81,20 @@ def test_registered_with_its_route_and_content_type():
 @pytest.mark.parametrize("body, model, stream", [
     ({"model": "gpt-4o", "stream": True}, "gpt-4o", True),
     ({"model": "gpt-4o"}, "gpt-4o", False),  # the API's default
-    ({"model": 3, "stream": "yes"}, None, False),  # wrong types read as absent
+    ({"model": None, "stream": None}, None, False),  # null reads as absent, as in the API
     ({}, None, False),
 ])
 def test_inspect_reads_model_and_stream(body, model, stream):
     seen = formats()[FMT].inspect(body, {}, {})
     assert (seen.model, seen.stream) == (model, stream)
+
+
+def test_inspect_refuses_wrong_types_as_the_api_does():
+    from sselab.encoders._params import InvalidParam
+
+    with pytest.raises(InvalidParam) as info:
+        formats()[FMT].inspect({"model": 3, "stream": "yes"}, {}, {})
+    assert (info.value.param, info.value.code) == ("model", "invalid_type")
 
 
 # --- exact bytes -------------------------------------------------------------------------------

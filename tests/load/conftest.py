@@ -28,7 +28,8 @@ def reference_app() -> Iterator[Callable[..., tuple[str, int]]]:
         def start(flags: tuple[str, ...] = ()) -> tuple[str, int]:
             port = free_port()
             app = stack.enter_context(AppThread(upstream_base_url=f"http://127.0.0.1:{port}/v1",
-                                                idle_timeout=5.0, flags=list(flags)))
+                                                idle_timeout=5.0, flags=list(flags),
+                                                resume_grace=0.0))  # a drop is final here
             return app.url + "/api/chat", port
 
         yield start

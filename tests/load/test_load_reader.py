@@ -22,7 +22,9 @@ def app() -> Iterator[tuple[str, SimulatorThread]]:
         sim.add_scenario(SHORT)
         sim.add_scenario("name: stall\nresponse: {text: 'a b c'}\ntokenize: words\n"
                          "faults: [{type: stall, at_token: 1, forever: true}]\n")
-        with AppThread(upstream_base_url=sim.base_url + "/v1", idle_timeout=30.0) as a:
+        # resume_grace=0: a client that drops is gone, the provider call closes at once
+        with AppThread(upstream_base_url=sim.base_url + "/v1", idle_timeout=30.0,
+                       resume_grace=0.0) as a:
             yield a.url + "/api/chat", sim
 
 

@@ -77,7 +77,9 @@ def test_check_helper_catches_a_broken_app(sselab_simulator, sselab_check):
 
 
 async def test_check_helper_from_an_async_test(sselab_simulator, sselab_check):
-    async with AppServer(upstream_base_url=sselab_simulator.base_url + "/v1") as app:
+    # the app waits resume_grace for a dropped browser before it stops the provider call
+    async with AppServer(upstream_base_url=sselab_simulator.base_url + "/v1",
+                         resume_grace=0.3) as app:
         report = await sselab_check.arun(app.url + "/api/chat", only=["abort"],
                                          abort_bound=1.0)
     assert report["abort"].verdict == "pass", report.summary()

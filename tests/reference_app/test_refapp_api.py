@@ -145,7 +145,9 @@ def test_demo_command_serves_the_chat_until_interrupted() -> None:
         first = proc.stdout.readline()
         assert first.startswith("sselab demo: open http://127.0.0.1:"), first
         url = first.split("open ", 1)[1].strip()
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # the lab around the chat
+            assert b'<label for="scenario">Scenario</label>' in resp.read()
+        with urllib.request.urlopen(url + "chat/", timeout=10) as resp:  # the chat itself
             assert b'id="messages"' in resp.read()
         request = urllib.request.Request(
             url + "api/chat", data=json.dumps({"prompt": "hi", "model": "default"}).encode(),
@@ -187,6 +189,16 @@ class AppServerPortHolder:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+def test_demo_refuses_an_unknown_scenario_in_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", "from sselab.cli import main; main()", "demo", "--model",
+         "mid-stream-eror"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("sselab: unknown scenario 'mid-stream-eror'"), proc.stderr
+    assert "mid-stream-error" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_demo_is_plugged_into_sselab() -> None:

@@ -23,8 +23,8 @@ CORRECT, BROKEN = False, True
 @pytest.mark.parametrize("broken", [CORRECT, BROKEN], ids=["correct", "no_abort"])
 async def test_no_abort(sim: Simulator, app_factory: AppFactory, http: aiohttp.ClientSession,
                         broken: bool) -> None:
-    server = await app_factory(flags=["no_abort"] if broken else None)
-    resp = await http.post(server.url + "/api/chat", json=body("default"))
+    server = await app_factory(flags=["no_abort"] if broken else None, resume_grace=0.3)
+    resp = await http.post(server.url + "/api/chat", json=body("long-answer"))
     await read_events(resp, stop_after_tokens=3)
     resp.close()
     record = await sim.wait_for(timeout=5)
@@ -35,7 +35,7 @@ async def test_no_abort(sim: Simulator, app_factory: AppFactory, http: aiohttp.C
         await asyncio.sleep(0.01)
     if broken:  # read to the end, for nobody
         assert record.outcome == "completed"
-        assert answer.state == "completed" and answer.text == expected(sim, "default")
+        assert answer.state == "completed" and answer.text == expected(sim, "long-answer")
     else:
         assert record.outcome == "client_disconnected"
         assert answer.state == "stopped"

@@ -11,12 +11,13 @@ from refapp_client import AppFactory, Chat, body, expected, read_events
 
 from sselab import Simulator
 from sselab_reference_app import AppServer
+from sselab_reference_app.app import STATE
 
 
 @pytest.mark.parametrize("scenario", ["long-answer", "stall-forever"])
-async def test_client_disconnect_aborts_upstream(sim: Simulator, app: AppServer,
-                                                 http: aiohttp.ClientSession,
-                                                 scenario: str) -> None:
+async def test_client_disconnect_aborts_upstream_after_the_resume_grace(
+        sim: Simulator, app: AppServer, http: aiohttp.ClientSession, scenario: str) -> None:
+    grace = app.app[STATE].config.resume_grace  # the browser may come back meanwhile
     resp = await http.post(app.url + "/api/chat", json=body(scenario))
     got = await read_events(resp, stop_after_tokens=5)
     if scenario == "stall-forever":
@@ -28,7 +29,7 @@ async def test_client_disconnect_aborts_upstream(sim: Simulator, app: AppServer,
     record = await sim.wait_for(lambda r: r.id == upstream.id and r.done, timeout=5)
     assert record.outcome == "client_disconnected"
     assert record.client_disconnected_at is not None
-    assert record.client_disconnected_at - left < 0.5
+    assert grace - 0.05 <= record.client_disconnected_at - left < grace + 0.5
     answer = app.store.get(got.last("start")["answer_id"])
     assert answer is not None
     for _ in range(100):
@@ -37,6 +38,25 @@ async def test_client_disconnect_aborts_upstream(sim: Simulator, app: AppServer,
         await asyncio.sleep(0.01)
     assert answer.state == "stopped"
     assert answer.text.startswith(got.text) and expected(sim, scenario).startswith(answer.text)
+
+
+@pytest.mark.parametrize("scenario", ["long-answer", "stall-forever"])
+async def test_stop_aborts_upstream_at_once(sim: Simulator, app: AppServer,
+                                            http: aiohttp.ClientSession, scenario: str) -> None:
+    resp = await http.post(app.url + "/api/chat", json=body(scenario))
+    got = await read_events(resp, stop_after_tokens=5)
+    answer_id = got.last("start")["answer_id"]
+    left = time.time()
+    resp.close()
+    async with http.post(f"{app.url}/api/answers/{answer_id}/stop") as stopped:
+        assert (stopped.status, await stopped.json()) == (200, {"id": answer_id,
+                                                                "state": "stopped"})
+    record = await sim.wait_for(lambda r: r.done, timeout=5)
+    assert record.outcome == "client_disconnected"
+    assert record.client_disconnected_at is not None
+    assert record.client_disconnected_at - left < 0.5
+    async with http.post(f"{app.url}/api/answers/nope/stop") as unknown:
+        assert unknown.status == 404
 
 
 async def test_mid_stream_error_comes_after_the_tokens(sim: Simulator, app: AppServer,

@@ -123,7 +123,7 @@ async def test_reset_keeps_the_streams_in_flight() -> None:
             live = r.headers["x-sselab-request-id"]
             chunks = r.aiter_raw()  # kept: leaving an `async for` would close the stream
             await chunks.__anext__()
-            answer = (await c.post(sim.url("/_sselab/reset"))).json()
+            answer = (await c.post(sim.url("/_sselab/reset"), json={})).json()
             listing = (await c.get(sim.url("/_sselab/requests"))).json()["requests"]
             sim.reset()  # the Python API does the same
             assert [rec.id for rec in sim.requests] == [live]

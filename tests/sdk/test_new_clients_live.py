@@ -36,6 +36,9 @@ FAULTS = {
                              "openai.APIConnectionError"),
     "reset-mid-stream": _same("httpx.ReadError", "urllib3.ProtocolError",
                               "openai.APIConnectionError"),
+    # a resumable drop is an RST to these clients: none of them resumes
+    **{name: _same("httpx.ReadError", "urllib3.ProtocolError", "openai.APIConnectionError")
+       for name in ("drop-resumable", "resume-error", "resume-expired")},
     "http-429": _http("ThrottlingException", "openai.RateLimitError"),
     "http-500": _http("InternalServerException", "openai.InternalServerError"),
     "http-503": _http("ServiceUnavailableException", "openai.InternalServerError"),
