@@ -86,7 +86,7 @@ class Load:
         self.failures = 0
 
     async def one(self) -> None:
-        cut = self.rng.randint(1, TOKENS) if self.rng.random() < self.abort else None
+        cut = self.rng.randint(1, TOKENS - 5) if self.rng.random() < self.abort else None
         reader, writer = await asyncio.open_connection(self.host, self.port)
         rid, events, last, tail = None, 0, None, b""
         head = b""
@@ -157,6 +157,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--streams", type=int, default=200)
     ap.add_argument("--abort", type=float, default=0.3, help="share of streams cut by the client")
+    ap.add_argument("--budget", default="32MB",
+                    help="the server's --timeline-budget: small enough that the timeline is full "
+                         "after warm-up, so RSS must then stay flat")
     ap.add_argument("--smoke", action="store_true", help="30 s, for CI")
     args = ap.parse_args()
     seconds = 30.0 if args.smoke else min(args.seconds, 3600.0)
@@ -170,7 +173,8 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": path}
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "_gcprobe.py"), str(gc_file), "serve",
-             "--port", "0", "--scenarios", tmp, "--quiet"], stdout=subprocess.PIPE, text=True,
+             "--port", "0", "--scenarios", tmp, "--quiet", "--timeline-budget", args.budget],
+            stdout=subprocess.PIPE, text=True,
             env=env)
         try:
             assert proc.stdout is not None
