@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ._background import LoopThread
 from .errors import ConfigError, UnknownScenarioError
 from .scenario import Scenario, load_all, load_text
 from .server.app import STATE_KEY, SimState, create_app
@@ -192,8 +192,8 @@ class SimulatorThread(_Common):
     def __init__(self, **kwargs: Any) -> None:
         self._sim = Simulator(**kwargs)
         self.recorder = self._sim.recorder
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._bg = LoopThread(lambda: self._sim.start(), lambda: self._sim.stop(),
+                              "sselab-simulator", start_timeout=30.0, stop_timeout=10.0)
 
     @property
     def _state(self) -> SimState | None:  # type: ignore[override]
@@ -207,36 +207,11 @@ class SimulatorThread(_Common):
         return self._sim.url(path)
 
     def start(self) -> SimulatorThread:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._sim.start())
-            except BaseException as exc:  # reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._sim.stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="sselab-simulator", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if failure:
-            raise failure[0]
+        self._bg.start()
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop = self._thread = None
+        self._bg.stop()
 
     def __enter__(self) -> SimulatorThread:
         return self.start()

@@ -19,7 +19,6 @@ own request (the page's ``fetch`` is wrapped from the lab page to time what arri
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from aiohttp import web
 
 from sselab_reference_app import AppServer
 
+from .._background import LoopThread
 from ..api import Simulator
 from ..buffering import BufferingProxy
 from ..errors import UnknownScenarioError
@@ -185,44 +185,19 @@ class DemoLabThread:
 
     def __init__(self, **kwargs: Any) -> None:
         self.lab = DemoLab(**kwargs)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._bg = LoopThread(lambda: self.lab.start(), lambda: self.lab.stop(),
+                              "sselab-demo-lab", start_timeout=60.0, stop_timeout=20.0)
 
     @property
     def url(self) -> str:
         return self.lab.url
 
     def start(self) -> DemoLabThread:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = self._loop = asyncio.new_event_loop()
-            try:
-                loop.run_until_complete(self.lab.start())
-            except BaseException as exc:  # reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self.lab.stop())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="sselab-demo-lab", daemon=True)
-        self._thread.start()
-        ready.wait(60)
-        if failure:
-            raise failure[0]
+        self._bg.start()
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(20)
-            self._loop = self._thread = None
+        self._bg.stop()
 
     def __enter__(self) -> DemoLabThread:
         return self.start()

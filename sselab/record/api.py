@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._background import LoopThread
 from ..errors import ConfigError
 from ..server.recorder import Recorder, RequestRecord
 from .proxy import ProxyState, create_proxy_app, ssl_context
@@ -102,8 +101,8 @@ class RecordingProxyThread:
     def __init__(self, upstream: str, out: str | Path | None = "recordings",
                  **kwargs: Any) -> None:
         self._proxy = RecordingProxy(upstream, out, **kwargs)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._bg = LoopThread(lambda: self._proxy.start(), lambda: self._proxy.stop(),
+                              "sselab-recorder", start_timeout=30.0, stop_timeout=10.0)
 
     @property
     def state(self) -> ProxyState:
@@ -125,36 +124,14 @@ class RecordingProxyThread:
         return self._proxy.url(path)
 
     def start(self) -> RecordingProxyThread:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._proxy.start())
-            except BaseException as exc:  # reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._proxy.stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="sselab-recorder", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if failure:
-            raise failure[0]
+        self._bg.start()
         return self
 
     def flush(self, timeout: float = 10.0) -> list[Path]:
         """Wait until every recording begun so far is on disk; return all written."""
-        if self._loop is None:
+        if self._bg.loop is None:
             return self.written
-        asyncio.run_coroutine_threadsafe(self._proxy.flush(), self._loop).result(timeout)
+        self._bg.call(self._proxy.flush(), timeout)
         return self.written
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Path]:
@@ -169,10 +146,7 @@ class RecordingProxyThread:
                            f"({len(self.recorder)} seen)")
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop = self._thread = None
+        self._bg.stop()
 
     def __enter__(self) -> RecordingProxyThread:
         return self.start()
