@@ -36,9 +36,10 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-class _Common:
+class _RecorderView:
+    """What every running simulator (one process or several) answers from its recorder."""
+
     recorder: Recorder
-    _state: SimState | None
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -59,6 +60,10 @@ class _Common:
 
     def reset(self) -> None:
         self.recorder.reset()
+
+
+class _Common(_RecorderView):
+    _state: SimState | None
 
     def _poll(self, predicate: Callable[[RequestRecord], bool] | None, deadline: float,
               timeout: float) -> RequestRecord | None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from .api import _load, _url
+from .api import _load, _RecorderView, _url
 from .errors import ConfigError, UnknownScenarioError
 from .remote import RemoteRecorder, call
 from .scenario import Scenario, load_text
@@ -63,7 +63,7 @@ class SharedCounter:
         return n
 
 
-class Workers:
+class Workers(_RecorderView):
     """``n`` simulator processes on one port, started and stopped from here (a context
     manager). Reads like :class:`~sselab.SimulatorThread`: ``base_url``, ``requests``,
     ``last``, ``wait_for``, ``reset``, ``add_scenario``... each answered over the control API."""
@@ -188,25 +188,6 @@ class Workers:
 
     def url(self, path: str) -> str:
         return self.base_url + path
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        return self.recorder.requests
-
-    @property
-    def last(self) -> RequestRecord | None:
-        return self.recorder.last
-
-    @property
-    def call_count(self) -> int:
-        return self.recorder.call_count
-
-    @property
-    def called(self) -> bool:
-        return self.recorder.called
-
-    def reset(self) -> None:
-        self.recorder.reset()
 
     def stats(self) -> dict[str, Any]:
         return call(self.base_url, "GET", "/_sselab/stats")  # type: ignore[no-any-return]
