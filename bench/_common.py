@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -72,13 +73,17 @@ def _tree(pid: int) -> list[int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its descendants, from /proc/PID/stat (Linux;
-    NaN elsewhere)."""
+    """User + system CPU seconds of ``pid`` and its descendants: the scheduler's own count
+    (/proc/PID/schedstat, nanoseconds), else /proc/PID/stat's ticks (Linux; NaN elsewhere)."""
     total = 0.0
     try:
         for p in _tree(pid):
+            with contextlib.suppress(OSError, ValueError, IndexError):  # every thread's
+                total += sum(int((t / "schedstat").read_text().split()[0])
+                             for t in Path(f"/proc/{p}/task").iterdir()) / 1e9
+                continue
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return float("nan")
-    return total / os.sysconf("SC_CLK_TCK")
+    return total

@@ -11,6 +11,7 @@ import gc
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -109,8 +110,8 @@ class _Size(click.ParamType):
 @click.option("--idle-timeout", default=75.0, show_default=True, type=click.FloatRange(0.01),
               help="Seconds an idle keep-alive connection is kept open.")
 @click.option("--max-connections", default=None, type=click.IntRange(1),
-              help="Connections open at once; more get 503 [default: the open-file limit "
-                   "minus a reserve].")
+              help="Connections open at once (each worker's, with --workers); more get 503 "
+                   "[default: the open-file limit minus a reserve].")
 def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenario: str,
           max_stall: float, timeline_budget: int, quiet: bool, workers: int,
           control_token: str | None, allowed_hosts: tuple[str, ...], header_timeout: float,
@@ -126,25 +127,19 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
         click.echo(f"sselab: --workers {workers}: this OS has no SO_REUSEPORT (processes "
                    "cannot share a port); serving with 1 worker", err=True)
         workers = 1
+    warning = bind_warning(host, control_token)
+    if warning:
+        click.echo(f"sselab: warning: {warning}", err=True)
     if workers > 1:
-        guarded = {"--control-token": control_token, "--allow-host": allowed_hosts,
-                   "--header-timeout": header_timeout != 10.0,
-                   "--idle-timeout": idle_timeout != 75.0, "--max-connections": max_connections}
-        used = [name for name, value in guarded.items() if value]
-        if used:
-            raise click.UsageError(f"{', '.join(used)}: not available with --workers yet (each "
-                                   "worker binds loopback-only control with the default "
-                                   "connection limits)")
         _serve_workers(workers, host, port, scenario_dirs, default_scenario, max_stall,
-                       timeline_budget, quiet)
+                       timeline_budget, quiet, control_token=control_token,
+                       allowed_hosts=allowed_hosts, header_timeout=header_timeout,
+                       idle_timeout=idle_timeout, max_connections=max_connections)
         return
 
     def log(rec: object) -> None:
         click.echo(log_line(rec))  # type: ignore[arg-type]
 
-    warning = bind_warning(host, control_token)
-    if warning:
-        click.echo(f"sselab: warning: {warning}", err=True)
     _log_to_stderr()
 
     async def run() -> None:
@@ -174,7 +169,7 @@ def serve(host: str, port: int, scenario_dirs: tuple[Path, ...], default_scenari
 
 def _serve_workers(n: int, host: str, port: int, scenario_dirs: tuple[Path, ...],
                    default_scenario: str, max_stall: float, timeline_budget: int,
-                   quiet: bool) -> None:
+                   quiet: bool, **guard: Any) -> None:
     from ._lifecycle import stop_on_signals
     from .workers import Workers
 
@@ -182,7 +177,7 @@ def _serve_workers(n: int, host: str, port: int, scenario_dirs: tuple[Path, ...]
         stop = stop_on_signals()
         sim = Workers(n, host=host, port=port, scenario_dirs=scenario_dirs,
                       default_scenario=default_scenario, max_stall=max_stall,
-                      timeline_budget=timeline_budget, log=not quiet)
+                      timeline_budget=timeline_budget, log=not quiet, **guard)
         await asyncio.to_thread(sim.start)
         click.echo(f"sselab simulator listening on {sim.base_url}")
         click.echo(f"  {n} workers (pids {', '.join(map(str, sim.pids))}), one control API")

@@ -43,11 +43,15 @@ def record_from_json(d: dict[str, Any]) -> RequestRecord:
     return rec
 
 
-def call(base_url: str, method: str, path: str, body: Any = None) -> Any:
-    """One control request; its JSON answer. A 4xx/5xx answer is a :class:`ConfigError`."""
+def call(base_url: str, method: str, path: str, body: Any = None, *,
+         token: str | None = None) -> Any:
+    """One control request (with ``Authorization: Bearer TOKEN`` when given); its JSON answer.
+    A 4xx/5xx answer is a :class:`ConfigError`."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base_url + path, method=method, data=data,
-                                 headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(base_url + path, method=method, data=data, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
             return json.loads(resp.read())
@@ -63,14 +67,17 @@ def call(base_url: str, method: str, path: str, body: Any = None) -> Any:
 class RemoteRecorder:
     """The parts of :class:`~sselab.server.recorder.Recorder` a test reads, over HTTP."""
 
-    def __init__(self, base_url: Callable[[], str]) -> None:
-        self._base = base_url
+    def __init__(self, base_url: Callable[[], str], token: str | None = None) -> None:
+        self._base, self._token = base_url, token
+
+    def _get(self, path: str) -> Any:
+        return call(self._base(), "GET", path, token=self._token)
 
     def pages(self, writes: bool = True) -> Iterator[dict[str, Any]]:
         since = ""
         for _ in range(MAX_PAGES):
-            page = call(self._base(), "GET", f"/_sselab/requests?limit=1000&since={since}"
-                        f"&writes={int(writes)}")
+            page = self._get(f"/_sselab/requests?limit=1000&since={since}"
+                             f"&writes={int(writes)}")
             yield page
             if page["next"] is None:
                 return
@@ -84,11 +91,11 @@ class RemoteRecorder:
         return iter(self.requests)
 
     def __len__(self) -> int:
-        return int(call(self._base(), "GET", "/_sselab/requests?limit=1")["timeline"]["requests"])
+        return int(self._get("/_sselab/requests?limit=1")["timeline"]["requests"])
 
     @property
     def in_flight(self) -> int:
-        return int(call(self._base(), "GET", "/_sselab/requests?limit=1")["timeline"]["in_flight"])
+        return int(self._get("/_sselab/requests?limit=1")["timeline"]["in_flight"])
 
     @property
     def call_count(self) -> int:
@@ -105,7 +112,7 @@ class RemoteRecorder:
 
     def get(self, request_id: str) -> RequestRecord | None:
         try:
-            return record_from_json(call(self._base(), "GET", f"/_sselab/requests/{request_id}"))
+            return record_from_json(self._get(f"/_sselab/requests/{request_id}"))
         except ConfigError:
             return None
 
@@ -113,4 +120,4 @@ class RemoteRecorder:
         return next((r for r in reversed(self.requests) if predicate(r)), None)
 
     def reset(self) -> None:
-        call(self._base(), "POST", "/_sselab/reset", {})
+        call(self._base(), "POST", "/_sselab/reset", {}, token=self._token)

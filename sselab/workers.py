@@ -36,6 +36,7 @@ from .errors import ConfigError, UnknownScenarioError
 from .remote import RemoteRecorder, call
 from .scenario import Scenario, load_text
 from .scenario.dump import to_data
+from .server.connections import ConnectionLimits
 from .server.recorder import DEFAULT_BUDGET, RequestRecord
 from .server.sizes import parse_size
 
@@ -71,11 +72,23 @@ class Workers(_RecorderView):
     def __init__(self, n: int = 2, *, host: str = "127.0.0.1", port: int = 0,
                  scenario_dirs: Iterable[str | Path] = (), scenarios: Iterable[Scenario] = (),
                  default_scenario: str = "default", max_stall: float = 300.0,
-                 timeline_budget: int | str = DEFAULT_BUDGET, log: bool = False) -> None:
+                 timeline_budget: int | str = DEFAULT_BUDGET, log: bool = False,
+                 control_token: str | None = None, allowed_hosts: Iterable[str] = (),
+                 header_timeout: float = 10.0, idle_timeout: float = 75.0,
+                 max_connections: int | None = None) -> None:
         """``timeline_budget`` is each worker's; ``log``: a line per finished request on
-        stdout, from the worker that served it."""
+        stdout, from the worker that served it. The control API's guard (``control_token``,
+        ``allowed_hosts``) and the connection limits are :class:`~sselab.Simulator`'s, in
+        every worker; ``max_connections`` is each worker's."""
         if n < 1:
             raise ConfigError(f"workers: give at least 1, not {n}")
+        try:
+            ConnectionLimits(header_timeout, idle_timeout, max_connections)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self._guard = {"token": control_token or None, "allowed_hosts": list(allowed_hosts),
+                       "header_timeout": header_timeout, "idle_timeout": idle_timeout,
+                       "max_connections": max_connections}
         try:
             self._budget = parse_size(timeline_budget)
         except ValueError as exc:
@@ -90,7 +103,7 @@ class Workers(_RecorderView):
         self._procs: list[subprocess.Popen[bytes]] = []
         self._dir: str | None = None
         self.control_ports: list[int] = []
-        self.recorder = RemoteRecorder(lambda: self.base_url)
+        self.recorder = RemoteRecorder(lambda: self.base_url, token=self._guard["token"])
 
     # -- starting and stopping --
     def start(self) -> Workers:
@@ -130,7 +143,8 @@ class Workers(_RecorderView):
         assert self._dir is not None
         config = {"index": index, "host": self.host, "port": self.port, "dir": self._dir,
                   "scenario_dirs": self._dirs, "default_scenario": self.default_scenario,
-                  "max_stall": self.max_stall, "budget": self._budget, "log": self.log}
+                  "max_stall": self.max_stall, "budget": self._budget, "log": self.log,
+                  **self._guard}
         path = Path(self._dir, f"worker-{index}.json")
         path.write_text(json.dumps(config))
         root = str(Path(__file__).resolve().parent.parent)
@@ -189,22 +203,25 @@ class Workers(_RecorderView):
     def url(self, path: str) -> str:
         return self.base_url + path
 
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        return call(self.base_url, method, path, body, token=self._guard["token"])
+
     def stats(self) -> dict[str, Any]:
-        return call(self.base_url, "GET", "/_sselab/stats")  # type: ignore[no-any-return]
+        return self._call("GET", "/_sselab/stats")  # type: ignore[no-any-return]
 
     def add_scenario(self, scenario: Scenario | str) -> Scenario:
         """Add (or replace) a scenario in every worker, given as a Scenario or YAML text."""
         if isinstance(scenario, str):
             scenario = load_text(scenario, "<add_scenario>")
         text = json.dumps(to_data(scenario), ensure_ascii=False)  # JSON is YAML
-        call(self.base_url, "POST", "/_sselab/scenarios", {"yaml": text})
+        self._call("POST", "/_sselab/scenarios", {"yaml": text})
         self._scenarios[scenario.name] = scenario
         return scenario
 
     def set_default_scenario(self, name: str) -> None:
         if name not in self._scenarios:
             raise UnknownScenarioError(name, list(self._scenarios))
-        call(self.base_url, "PUT", "/_sselab/default-scenario", {"scenario": name})
+        self._call("PUT", "/_sselab/default-scenario", {"scenario": name})
         self.default_scenario = name
 
     @property
@@ -264,9 +281,12 @@ async def _serve(config: dict[str, Any]) -> None:
     from aiohttp import web
 
     from ._lifecycle import stop_on_signals
-    from .cli import _full_gc_when_idle
+    from .cli import _full_gc_when_idle, _log_to_stderr
     from .server import fanout
     from .server.app import create_app
+    from .server.connections import ConnectionGuard, server_logger
+    from .server.guard import ControlGuard
+    from .server.listener import GuardedSite
     from .server.recorder import Recorder, log_line
 
     folder = Path(config["dir"])
@@ -276,8 +296,11 @@ async def _serve(config: dict[str, Any]) -> None:
                         if config["log"] else None, budget=config["budget"],
                         on_drop=lambda line: print(line, file=sys.stderr, flush=True))
     recorder._ids = SharedCounter(folder / "ids")  # type: ignore[assignment]  # noqa: SLF001
+    control = ControlGuard.make(config["host"], config["allowed_hosts"], config["token"])
+    limits = ConnectionLimits(config["header_timeout"], config["idle_timeout"],
+                              config["max_connections"])
     app = create_app(_load(config["scenario_dirs"], extra), config["default_scenario"],
-                     max_stall=config["max_stall"], recorder=recorder)
+                     max_stall=config["max_stall"], recorder=recorder, control_guard=control)
     peers_file = folder / "peers.json"
     known: list[int] = []
 
@@ -288,10 +311,15 @@ async def _serve(config: dict[str, Any]) -> None:
 
     peers = fanout.Peers(0, ports)
     fanout.install(app, peers)
+    connections = ConnectionGuard(limits)  # the public port's: timeouts, this worker's cap
+    app.middlewares.append(connections.middleware)
+    _log_to_stderr()
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
-                           shutdown_timeout=0.5)
+                           shutdown_timeout=0.5, keepalive_timeout=limits.idle_timeout,
+                           logger=server_logger())
     await runner.setup()
-    await web.TCPSite(runner, config["host"], config["port"], reuse_port=True).start()
+    await GuardedSite(runner, config["host"], config["port"], connections,
+                      reuse_port=True).start()
     private = web.TCPSite(runner, "127.0.0.1", 0)
     await private.start()
     server = private._server  # noqa: SLF001

@@ -31,8 +31,10 @@ ACCEPTS_PER_WAKEUP = 64
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
-def bind(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.socket:
-    """A listening, non-blocking socket on the first address ``host`` resolves to."""
+def bind(host: str, port: int, backlog: int = LISTEN_BACKLOG, *,
+         reuse_port: bool = False) -> socket.socket:
+    """A listening, non-blocking socket on the first address ``host`` resolves to
+    (``reuse_port``: shared with other processes, SO_REUSEPORT)."""
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
@@ -42,6 +44,8 @@ def bind(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         try:
@@ -136,9 +140,10 @@ class GuardedSite(web.BaseSite):
     """A TCP site whose connections go through a :class:`ConnectionGuard`."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
-                 guard: ConnectionGuard) -> None:
+                 guard: ConnectionGuard, *, reuse_port: bool = False) -> None:
         super().__init__(runner, backlog=LISTEN_BACKLOG)
         self._host, self._port, self._guard = host, port, guard
+        self._reuse_port = reuse_port
 
     @property
     def name(self) -> str:
@@ -153,7 +158,7 @@ class GuardedSite(web.BaseSite):
         await super().start()
         server = self._runner.server
         assert server is not None
-        sock = bind(self._host, self._port, self._backlog)
+        sock = bind(self._host, self._port, self._backlog, reuse_port=self._reuse_port)
         loop = asyncio.get_running_loop()
         self._guard.start(server)
         listener = Listener(sock, self._guard, loop)

@@ -234,3 +234,57 @@ def test_a_scenario_object_added_from_python_reaches_every_worker(workers: Worke
         assert r.json()["choices"][0]["message"]["content"] == base.response.text
     for answer in per_worker(workers, "/_sselab/scenarios"):
         assert "unicode-fast" in [s["name"] for s in answer["scenarios"]]
+
+
+def test_the_control_token_guards_every_worker() -> None:
+    token = "s3cret-token"
+    with Workers(2, control_token=token) as w:
+        httpx.post(w.url(CHAT), json=body(stream=False), headers={"Connection": "close"})
+        assert httpx.get(w.url("/_sselab/requests")).status_code == 401  # the public port
+        for port in w.control_ports:  # and each worker's own control port
+            assert httpx.get(f"http://127.0.0.1:{port}/_sselab/requests").status_code == 401
+        auth = {"Authorization": f"Bearer {token}"}
+        answer = httpx.get(w.url("/_sselab/requests"), headers=auth)
+        assert answer.status_code == 200 and answer.json()["timeline"]["requests"] == 1
+        assert [r.outcome for r in w.requests] == ["completed"]  # Workers passes it on itself
+        assert w.stats()["requests"] == 1
+        w.reset()
+        assert w.call_count == 0
+
+
+def test_connection_limits_apply_in_every_worker() -> None:
+    """A connection that never sends a request is closed after the header timeout, whichever
+    worker the kernel gave it to."""
+    with Workers(2, header_timeout=0.3) as w:
+        socks = [socket.create_connection(("127.0.0.1", w.port)) for _ in range(8)]
+        try:
+            start = time.monotonic()
+            for s in socks:
+                s.settimeout(5)
+                assert s.recv(1024) == b""  # closed by the worker holding it
+            assert time.monotonic() - start < 3
+        finally:
+            for s in socks:
+                s.close()
+        with pytest.raises(ConfigError, match="header_timeout"):
+            Workers(2, header_timeout=0)
+
+
+def test_serve_workers_with_a_control_token() -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "SSELAB_CONTROL_TOKEN": "tok-123"}
+    proc = subprocess.Popen([sys.executable, "-m", "sselab", "serve", "--port", "0", "--quiet",
+                             "--workers", "2", "--idle-timeout", "5"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "listening on" in line, line
+        base = line.rsplit(" ", 1)[1].strip()
+        assert httpx.get(base + "/_sselab/stats").status_code == 401
+        answer = httpx.get(base + "/_sselab/stats", headers={"Authorization": "Bearer tok-123"})
+        assert answer.status_code == 200 and answer.json()["requests"] == 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
