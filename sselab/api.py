@@ -25,11 +25,20 @@ from ._background import LoopThread
 from .errors import ConfigError, UnknownScenarioError
 from .scenario import Scenario, load_all, load_text
 from .server.app import STATE_KEY, SimState, create_app
-from .server.connections import ConnectionGuard, ConnectionLimits, server_logger
+from .server.connections import ConnectionGuard, ConnectionLimits
 from .server.guard import ControlGuard
-from .server.listener import GuardedSite
+from .server.listener import serve_guarded
 from .server.recorder import DEFAULT_BUDGET, Recorder, RequestRecord
 from .server.sizes import parse_size
+
+
+def connection_limits(header_timeout: float, idle_timeout: float,
+           max_connections: int | None) -> ConnectionLimits:
+    """The connection limits, or a :class:`ConfigError` naming the one that is wrong."""
+    try:
+        return ConnectionLimits(header_timeout, idle_timeout, max_connections)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _url(host: str, port: int) -> str:
@@ -131,10 +140,7 @@ class Simulator(_Common):
             raise ConfigError(f"timeline_budget: {exc}") from None
         self.recorder = Recorder(on_finish=on_finish, budget=budget, on_drop=on_timeline_drop)
         self.control_guard = ControlGuard.make(host, allowed_hosts, control_token)
-        try:
-            self.limits = ConnectionLimits(header_timeout, idle_timeout, max_connections)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        self.limits = connection_limits(header_timeout, idle_timeout, max_connections)
         self.connections: ConnectionGuard | None = None
         self._runner: web.AppRunner | None = None
         self._state = None
@@ -153,18 +159,7 @@ class Simulator(_Common):
                          max_stall=self.max_stall, recorder=self.recorder,
                          control_guard=self.control_guard)
         self._state = app[STATE_KEY]
-        guard = ConnectionGuard(self.limits)
-        app.middlewares.append(guard.middleware)
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
-                               shutdown_timeout=0.5, keepalive_timeout=self.limits.idle_timeout,
-                               logger=server_logger())
-        await runner.setup()
-        site = GuardedSite(runner, self.host, self.port, guard)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
+        runner, site, guard = await serve_guarded(app, self.host, self.port, self.limits)
         sockets = site.sockets
         self.port = sockets[0].getsockname()[1] if sockets else self.port
         self.connections = guard

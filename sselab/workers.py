@@ -31,12 +31,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from .api import _load, _RecorderView, _url
+from .api import _load, _RecorderView, _url, connection_limits
 from .errors import ConfigError, UnknownScenarioError
 from .remote import RemoteRecorder, call
 from .scenario import Scenario, load_text
 from .scenario.dump import to_data
-from .server.connections import ConnectionLimits
 from .server.recorder import DEFAULT_BUDGET, RequestRecord
 from .server.sizes import parse_size
 
@@ -82,10 +81,8 @@ class Workers(_RecorderView):
         every worker; ``max_connections`` is each worker's."""
         if n < 1:
             raise ConfigError(f"workers: give at least 1, not {n}")
-        try:
-            ConnectionLimits(header_timeout, idle_timeout, max_connections)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        # refused here, not in a worker
+        connection_limits(header_timeout, idle_timeout, max_connections)
         self._guard = {"token": control_token or None, "allowed_hosts": list(allowed_hosts),
                        "header_timeout": header_timeout, "idle_timeout": idle_timeout,
                        "max_connections": max_connections}
@@ -284,9 +281,8 @@ async def _serve(config: dict[str, Any]) -> None:
     from .cli import _full_gc_when_idle, _log_to_stderr
     from .server import fanout
     from .server.app import create_app
-    from .server.connections import ConnectionGuard, server_logger
     from .server.guard import ControlGuard
-    from .server.listener import GuardedSite
+    from .server.listener import serve_guarded
     from .server.recorder import Recorder, log_line
 
     folder = Path(config["dir"])
@@ -297,8 +293,6 @@ async def _serve(config: dict[str, Any]) -> None:
                         on_drop=lambda line: print(line, file=sys.stderr, flush=True))
     recorder._ids = SharedCounter(folder / "ids")  # type: ignore[assignment]  # noqa: SLF001
     control = ControlGuard.make(config["host"], config["allowed_hosts"], config["token"])
-    limits = ConnectionLimits(config["header_timeout"], config["idle_timeout"],
-                              config["max_connections"])
     app = create_app(_load(config["scenario_dirs"], extra), config["default_scenario"],
                      max_stall=config["max_stall"], recorder=recorder, control_guard=control)
     peers_file = folder / "peers.json"
@@ -311,15 +305,12 @@ async def _serve(config: dict[str, Any]) -> None:
 
     peers = fanout.Peers(0, ports)
     fanout.install(app, peers)
-    connections = ConnectionGuard(limits)  # the public port's: timeouts, this worker's cap
-    app.middlewares.append(connections.middleware)
     _log_to_stderr()
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
-                           shutdown_timeout=0.5, keepalive_timeout=limits.idle_timeout,
-                           logger=server_logger())
-    await runner.setup()
-    await GuardedSite(runner, config["host"], config["port"], connections,
-                      reuse_port=True).start()
+    # the public port, shared: timeouts and this worker's connection cap
+    limits = connection_limits(config["header_timeout"], config["idle_timeout"],
+                               config["max_connections"])
+    runner, _, _ = await serve_guarded(app, config["host"], config["port"], limits,
+                                       reuse_port=True)
     private = web.TCPSite(runner, "127.0.0.1", 0)
     await private.start()
     server = private._server  # noqa: SLF001

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .connections import ConnectionGuard
+from .connections import ConnectionGuard, ConnectionLimits, server_logger
 
 log = logging.getLogger("sselab.server")
 
@@ -173,3 +173,24 @@ class GuardedSite(web.BaseSite):
     async def stop(self) -> None:
         await self._guard.stop()
         await super().stop()
+
+
+async def serve_guarded(app: web.Application, host: str, port: int, limits: ConnectionLimits, *,
+                        reuse_port: bool = False) -> tuple[web.AppRunner, GuardedSite,
+                                                           ConnectionGuard]:
+    """Serve ``app`` on ``host:port`` with the simulator's server settings (handler
+    cancellation, no access log, one-line errors) and its connections through a
+    :class:`ConnectionGuard` holding ``limits``. Cleaned up again if the site cannot start."""
+    guard = ConnectionGuard(limits)
+    app.middlewares.append(guard.middleware)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
+                           shutdown_timeout=0.5, keepalive_timeout=limits.idle_timeout,
+                           logger=server_logger())
+    await runner.setup()
+    site = GuardedSite(runner, host, port, guard, reuse_port=reuse_port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, site, guard
